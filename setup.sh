@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up of a course checkout on Debian or Ubuntu:
+# memcached from apt when it is missing, then a virtual environment in .venv
+# with this project installed in it (editable, with the dev extras).
+#
+# Run it as root, or as a user who may use sudo for apt-get. Afterwards
+# .venv/bin/grader and .venv/bin/pytest are ready to use.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else say "need root to run: $* (run this script as root, or install sudo)"; return 1
+  fi
+}
+
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || { say "no apt-get here: install $* with your package manager"; return 1; }
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y -q "$@" >/dev/null 2>&1 \
+    || { as_root apt-get update -q >/dev/null && as_root apt-get install -y -q "$@" >/dev/null; }
+}
+
+PYTHON=${PYTHON:-python3}
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { say "Python 3.11 or newer is needed ($PYTHON is $("$PYTHON" --version 2>&1))"; exit 1; }
+
+if ! command -v memcached >/dev/null 2>&1; then
+  say "installing memcached"
+  apt_install memcached
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PYTHON" -m venv .venv >/dev/null 2>&1; then
+    say "installing python3-venv"
+    rm -rf .venv
+    apt_install python3-venv
+    "$PYTHON" -m venv .venv
+  fi
+fi
+
+# Reinstall only when the project's metadata changed since the last install.
+stamp=.venv/.installed-pyproject
+if ! cmp -s pyproject.toml "$stamp"; then
+  say "installing the project into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+  cp pyproject.toml "$stamp"
+fi
