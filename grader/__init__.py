@@ -1,0 +1,1 @@
+"""The course's grading engine: generate skeletons, grade submissions, report scores."""

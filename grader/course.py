@@ -1,0 +1,66 @@
+"""The course's assignments, where each one lives, and what it needs to be graded."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+SKELETONS = ROOT / "assignments"
+HIDDEN = ROOT / "grader" / "hidden"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    module: str  # the student's file, fixed by ASSIGNMENTS.md
+    services: tuple[str, ...] = ()  # what the parent must provide before grading
+
+    @property
+    def module_name(self) -> str:
+        return self.module.removesuffix(".py")
+
+    @property
+    def solution_dir(self) -> Path:
+        return SOLUTIONS / self.id
+
+    @property
+    def skeleton_dir(self) -> Path:
+        return SKELETONS / self.id
+
+    @property
+    def hidden_dir(self) -> Path:
+        return HIDDEN / self.id
+
+    @property
+    def exists(self) -> bool:
+        return self.solution_dir.is_dir() and self.hidden_dir.is_dir()
+
+
+CATALOGUE = (
+    Assignment("01-cache-aside", "squares.py", services=("memcached",)),
+    Assignment("02-sharding", "hashing.py", services=("memcached",)),
+    Assignment("03-queuepi", "queuepi.py"),
+    Assignment("04-keepalive", "keepalive.py"),
+)
+
+
+class UnknownAssignment(LookupError):
+    pass
+
+
+def available() -> list[Assignment]:
+    """The assignments that have been written so far (solution and hidden tests)."""
+    return [a for a in CATALOGUE if a.exists]
+
+
+def select(name: str) -> list[Assignment]:
+    """`all`, or one assignment id."""
+    ready = available()
+    if name == "all":
+        return ready
+    for assignment in ready:
+        if assignment.id == name:
+            return [assignment]
+    known = ", ".join(a.id for a in ready) or "none yet"
+    raise UnknownAssignment(f"unknown assignment {name!r}; known: {known}, or 'all'")

@@ -1,0 +1,74 @@
+"""Scores come from the instructor's manifest, never from what a run claims.
+
+A test earns its points only if the manifest lists it and its recorded outcome is
+`passed`; a test that was skipped, failed, timed out, crashed or never reported
+earns nothing, and an outcome for a test the manifest does not list is ignored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+PASSED = "passed"
+FAILED = "failed"
+TIMED_OUT = "timed out"
+CRASHED = "crashed"
+NOT_RUN = "not run"  # skipped, or never reached: earns nothing either way
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """One entry of the manifest: a hidden test and what it is worth."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    nodeid: str
+    name: str
+    description: str
+    points: float
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class TestResult:
+    __test__ = False
+
+    spec: TestSpec
+    outcome: Outcome
+
+    @property
+    def score(self) -> float:
+        return self.spec.points if self.outcome.status == PASSED else 0.0
+
+
+@dataclass
+class AssignmentResult:
+    assignment: str
+    tests: list[TestResult]
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.spec.points for t in self.tests)
+
+
+def score(manifest: list[TestSpec], outcomes: Mapping[str, Outcome]) -> list[TestResult]:
+    never = Outcome(NOT_RUN, "the test did not report a result")
+    return [TestResult(spec, outcomes.get(spec.nodeid, never)) for spec in manifest]
+
+
+def unlisted(manifest: list[TestSpec], outcomes: Mapping[str, Outcome]) -> list[str]:
+    """Outcomes for tests the manifest does not know: reported, never counted."""
+    known = {spec.nodeid for spec in manifest}
+    return sorted(set(outcomes) - known)

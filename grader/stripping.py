@@ -1,0 +1,47 @@
+"""Turn a reference module into a student skeleton, as nbgrader's ClearSolutions does.
+
+Lines between `### BEGIN SOLUTION` and `### END SOLUTION` become one
+`raise NotImplementedError()` at the indentation of the BEGIN marker; lines between
+`### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` disappear. Everything else
+(signatures, docstrings, given code) is kept as it is.
+"""
+from __future__ import annotations
+
+import re
+
+_MARKER = re.compile(r"^(?P<indent>[ \t]*)#+\s*(?P<edge>BEGIN|END)\s+(?P<kind>SOLUTION|HIDDEN TESTS)\s*$")
+STUB = "raise NotImplementedError()"
+
+
+class MarkerError(ValueError):
+    """Markers that do not pair up: generating from them would leak or break code."""
+
+
+def strip_solutions(text: str, *, source: str = "<module>") -> str:
+    out: list[str] = []
+    open_kind: str | None = None
+    open_line = 0
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        match = _MARKER.match(line.rstrip("\r\n"))
+        if match is None:
+            if open_kind is None:
+                out.append(line)
+            continue
+        edge, kind = match["edge"], match["kind"]
+        if edge == "BEGIN":
+            if open_kind is not None:
+                raise MarkerError(f"{source}:{number}: BEGIN {kind} inside {open_kind} opened at line {open_line}")
+            open_kind, open_line = kind, number
+            if kind == "SOLUTION":
+                out.append(f"{match['indent']}{STUB}\n")
+        else:
+            if open_kind != kind:
+                raise MarkerError(f"{source}:{number}: END {kind} without a matching BEGIN")
+            open_kind = None
+    if open_kind is not None:
+        raise MarkerError(f"{source}:{open_line}: BEGIN {open_kind} is never closed")
+    return "".join(out)
+
+
+def has_markers(text: str) -> bool:
+    return any(_MARKER.match(line) for line in text.splitlines())
