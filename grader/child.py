@@ -1,0 +1,279 @@
+"""Child processes: everything that runs hidden tests or student code runs here, never in the grader.
+
+Three kinds of child, all in the sandbox with a clean environment:
+
+- `collect_manifest`: pytest `--collect-only` on the hidden tests, with no student
+  code on the path at all: the instructor's list of tests and points;
+- `probe_import`: a bare interpreter that imports the student's module, so that a
+  module that does not import, exits or hangs is told so in one line;
+- `run_tests`: pytest on the hidden tests, followed through the signed channel with
+  a watchdog. A test that hangs past its limit or kills the process costs that test;
+  a new process then carries on with the tests still to run.
+
+Whatever a child leaves behind (processes it forked, daemons that escaped its
+session) is killed when it ends: the grader makes itself a child subreaper, so
+orphans come back to it rather than to init.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from grader import channel
+from grader.sandbox import Sandbox
+from grader.scoring import CRASHED, NOT_RUN, TIMED_OUT, Outcome, TestSpec
+
+COLLECT_LIMIT = 120.0
+TAIL_LINES = 12
+IMPORT_OK = "grader: module imported"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long each child may take, in seconds."""
+
+    import_seconds: float = 15.0  # for the student's module to import in the probe
+    grace: float = 10.0  # beyond a test's own timeout, before the watchdog kills the process
+    linger: float = 3.0  # after the session ends, before leftover threads are cut short
+    test_cap: float | None = None  # the watchdog's ceiling on any test's timeout (self-tests use it)
+
+    def for_test(self, spec: TestSpec) -> float:
+        own = spec.timeout or 60.0
+        return min(own, self.test_cap) if self.test_cap else own
+
+
+class GradingError(RuntimeError):
+    """Grading could not run at all (the instructor's or the machine's problem)."""
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants are reparented to us, so `reap_strays` can find them (Linux only)."""
+    if sys.platform.startswith("linux"):
+        PR_SET_CHILD_SUBREAPER = 36
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def our_descendants() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def reap_strays(keep: set[int]) -> int:
+    """Kill every descendant not in `keep`; returns how many there were."""
+    strays = [p for p in psutil.Process().children(recursive=True) if p.pid not in keep]
+    for p in strays:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(strays, timeout=5)
+    return len(strays)
+
+
+def environment(sandbox: Sandbox, extra: dict[str, str]) -> dict[str, str]:
+    """A clean environment: nothing from the caller's Python or pytest set-up leaks in."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": str(sandbox.home),
+        "TMPDIR": str(sandbox.work),
+        "PYTHONHASHSEED": "0",  # hash() and set order are the same at every regrade
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+    env.update(extra)
+    return env
+
+
+def pytest_command(sandbox: Sandbox, *args: str) -> list[str]:
+    command = [sys.executable, "-P", "-m", "pytest", "-c", str(sandbox.ini),
+               "--rootdir", str(sandbox.tests), "--confcutdir", str(sandbox.tests),
+               "-p", "grader.recorder", "-p", "grader.harness",
+               "-p", "pytest_timeout", "-p", "_hypothesis_pytestplugin"]
+    return command + list(args)
+
+
+def tail(path: Path, lines: int = TAIL_LINES) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(line[:300] for line in text.strip().splitlines()[-lines:])
+
+
+@dataclass
+class Finished:
+    returncode: int | None  # None: killed at the time limit
+    log: Path
+
+
+def run_bounded(command: list[str], sandbox: Sandbox, env: dict[str, str], limit: float, log: Path) -> Finished:
+    """Run to completion or to `limit` seconds, whichever comes first; output goes to `log`."""
+    keep = our_descendants()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, cwd=sandbox.work, env=env, stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            returncode: int | None = proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        _kill_group(proc)
+    reap_strays(keep)
+    return Finished(returncode, log)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+# -- the manifest -----------------------------------------------------------
+
+
+def collect_manifest(sandbox: Sandbox, env: dict[str, str]) -> list[TestSpec]:
+    """The instructor's tests and points, from a process that has never seen the student's code."""
+    path = sandbox.root / "manifest.json"
+    command = pytest_command(sandbox, "--collect-only", "--grader-manifest", str(path), str(sandbox.tests))
+    done = run_bounded(command, sandbox, environment(sandbox, env), COLLECT_LIMIT, sandbox.root / "collect.log")
+    if done.returncode != 0 or not path.exists():
+        raise GradingError(f"the hidden tests in {sandbox.tests.name} did not collect:\n{tail(done.log)}")
+    return [TestSpec(**entry) for entry in json.loads(path.read_text())]
+
+
+# -- the import probe -------------------------------------------------------
+
+_PROBE = """\
+import sys
+sys.path.append(sys.argv[1])
+import {module}
+print({ok!r}, flush=True)
+"""
+
+
+def probe_import(sandbox: Sandbox, env: dict[str, str], module_name: str, limits: Limits) -> str | None:
+    """None when the module imports; otherwise one line on what went wrong."""
+    assert sandbox.student is not None
+    code = _PROBE.format(module=module_name, ok=IMPORT_OK)
+    command = [sys.executable, "-P", "-c", code, str(sandbox.student)]
+    done = run_bounded(command, sandbox, environment(sandbox, env), limits.import_seconds,
+                       sandbox.root / "import.log")
+    output = tail(done.log, 200)
+    file = f"{module_name}.py"
+    if done.returncode is None:
+        return (f"{file} did not finish importing within {limits.import_seconds:.0f} s "
+                "(a loop, a sleep or a blocking call at module level?)")
+    if done.returncode == 0 and IMPORT_OK in output:
+        return None
+    if done.returncode == 0 or not output.strip():
+        return (f"{file} stopped the interpreter while being imported (exit status {done.returncode}): "
+                "is there a sys.exit() or os._exit() at module level?")
+    last = output.strip().splitlines()[-1]
+    return f"{file} could not be imported: {last}"
+
+
+# -- the tests --------------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    """What one pytest process reported before it ended."""
+
+    outcomes: dict[str, Outcome]
+    returncode: int | None
+    forged: int
+    log: Path
+
+
+def _follow(sandbox: Sandbox, env: dict[str, str], nodeids: list[str], timeouts: dict[str, float],
+            limits: Limits, number: int) -> Attempt:
+    key = channel.new_key()
+    path = sandbox.root / f"channel-{number}.log"
+    log = sandbox.root / f"pytest-{number}.log"
+    command = pytest_command(sandbox, "--student-dir", str(sandbox.student),
+                             "--grader-channel", str(path), *[f"{sandbox.tests}/{n}" for n in nodeids])
+    reader = channel.Reader(path, key)
+    outcomes: dict[str, Outcome] = {}
+    current: str | None = None
+    started = finished_at = 0.0
+    keep = our_descendants()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, cwd=sandbox.work, env=environment(sandbox, {**env, channel.KEY_ENV: key}),
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        while True:
+            exited = proc.poll() is not None
+            for event in reader.poll():
+                kind, nodeid = event.get("event"), event.get("nodeid")
+                if kind == "start" and nodeid in timeouts:
+                    current, started = nodeid, time.monotonic()
+                elif kind == "result" and nodeid in timeouts and nodeid not in outcomes:
+                    outcomes[nodeid] = Outcome(event.get("status", NOT_RUN), event.get("reason", ""))
+                    current = None
+                elif kind == "done":
+                    finished_at = time.monotonic()
+            now = time.monotonic()
+            if exited:
+                break
+            if current is not None and now - started > timeouts[current] + limits.grace:
+                outcomes[current] = Outcome(TIMED_OUT, f"did not finish within {timeouts[current]:.0f} s "
+                                                       "and did not give way to pytest's timeout; the process was killed")
+                current = None
+                break
+            if finished_at and now - finished_at > limits.linger:
+                break  # results are all in; something (a thread?) keeps the process alive
+            time.sleep(0.05)
+        _kill_group(proc)
+    reap_strays(keep)
+    if current is not None:
+        how = _death(proc.returncode)
+        outcomes[current] = Outcome(CRASHED, f"the test process {how} during this test: did the code call "
+                                             f"os._exit(), or crash the interpreter?\n{tail(log, 5)}")
+    return Attempt(outcomes, proc.returncode, reader.forged, log)
+
+
+def _death(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+def run_tests(sandbox: Sandbox, env: dict[str, str], manifest: list[TestSpec],
+              limits: Limits) -> tuple[dict[str, Outcome], list[str]]:
+    """Run every test of the manifest, starting a new process after any that dies or hangs."""
+    timeouts = {spec.nodeid: limits.for_test(spec) for spec in manifest}
+    pending = [spec.nodeid for spec in manifest]
+    outcomes: dict[str, Outcome] = {}
+    notes: list[str] = []
+    number = 0
+    while pending:
+        number += 1
+        attempt = _follow(sandbox, env, pending, timeouts, limits, number)
+        outcomes.update(attempt.outcomes)
+        if attempt.forged:
+            notes.append(f"{attempt.forged} result line(s) not written by the grader were ignored")
+        still = [n for n in pending if n not in outcomes]
+        if len(still) == len(pending):  # no progress: this process never got going
+            why = f"the test process ended before running this test ({_death(attempt.returncode)})"
+            log = tail(attempt.log)
+            for nodeid in still:
+                outcomes[nodeid] = Outcome(NOT_RUN, f"{why}\n{log}".strip())
+            break
+        pending = still
+    return outcomes, notes

@@ -1,0 +1,136 @@
+"""The pytest plugin that runs inside the grading child process.
+
+It makes the student's folder importable (appended to `sys.path`, so it can never
+shadow pytest, the standard library or the tests), and it records what happens:
+`--grader-manifest FILE` writes the collected tests and their points (run with
+`--collect-only`, before any student code exists in the process), and
+`--grader-channel FILE` appends one signed event per test start and result.
+
+It is loaded with `-p grader.recorder` ahead of every conftest, so it takes the
+channel key out of the environment before student code can look for it.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import channel
+from grader.scoring import FAILED, NOT_RUN, PASSED, TIMED_OUT
+
+_KEY = os.environ.pop(channel.KEY_ENV, None)
+REASON_LIMIT = 2000
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("grader", "course grading (used by `grader grade`)")
+    group.addoption("--student-dir", help="folder holding the student's module; appended to sys.path")
+    group.addoption("--grader-manifest", help="write the collected tests and their points to this JSON file")
+    group.addoption("--grader-channel", help="append signed test events to this file")
+
+
+def pytest_configure(config):
+    student_dir = config.getoption("student_dir")
+    if student_dir:
+        sys.path.append(str(Path(student_dir).resolve()))
+    if config.getoption("grader_manifest"):
+        config.pluginmanager.register(ManifestWriter(config), "grader-manifest")
+    path = config.getoption("grader_channel")
+    if path:
+        if not _KEY:
+            raise pytest.UsageError(f"--grader-channel needs {channel.KEY_ENV} in the environment")
+        config.pluginmanager.register(Recorder(path, _KEY, student_dir), "grader-recorder")
+
+
+def describe(item) -> str:
+    """The first paragraph of the test's docstring: what it checks, in words."""
+    doc = inspect.getdoc(getattr(item, "function", None)) or ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def timeout_of(item) -> float:
+    marker = item.get_closest_marker("timeout")
+    if marker and marker.args:
+        return float(marker.args[0])
+    return float(item.config.getini("timeout") or 0)
+
+
+class ManifestWriter:
+    def __init__(self, config):
+        self.path = config.getoption("grader_manifest")
+
+    def pytest_collection_finish(self, session):
+        entries = []
+        for item in session.items:
+            marker = item.get_closest_marker("points")
+            if marker is None or not marker.args:
+                raise pytest.UsageError(f"{item.nodeid} has no @pytest.mark.points(n): every hidden test needs one")
+            entries.append({
+                "nodeid": item.nodeid,
+                "name": item.name,
+                "description": describe(item),
+                "points": float(marker.args[0]),
+                "timeout": timeout_of(item),
+            })
+        Path(self.path).write_text(json.dumps(entries, indent=1))
+
+
+def _truncate(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= REASON_LIMIT else text[:REASON_LIMIT] + " [...]"
+
+
+def reason_of(report, student_dir: str | None) -> str:
+    """A short reason a student can act on: the exception, and where in their file it came from."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):  # a skip: (path, lineno, "Skipped: why")
+        return _truncate(longrepr[2].removeprefix("Skipped: "))
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is None:
+        return _truncate(str(longrepr).strip().splitlines()[-1] if str(longrepr).strip() else "failed")
+    message = crash.message
+    if student_dir:  # the sandbox's paths mean nothing to a student
+        message = message.replace(str(Path(student_dir).resolve()) + "/", "")
+    if student_dir and crash.path and Path(crash.path).resolve().is_relative_to(Path(student_dir).resolve()):
+        message += f"\n(raised at {Path(crash.path).name}, line {crash.lineno})"
+    if report.when != "call":
+        message = f"in {report.when}: {message}"
+    return _truncate(message)
+
+
+class Recorder:
+    def __init__(self, path: str, key: str, student_dir: str | None):
+        self.key = key
+        self.student_dir = student_dir
+        self.out = open(path, "a", encoding="utf-8", buffering=1)
+        self.current: dict = {}
+
+    def emit(self, **event):
+        self.out.write(channel.encode(self.key, event))
+        self.out.flush()
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self.current = {"status": PASSED, "reason": "", "start": time.monotonic()}
+        self.emit(event="start", nodeid=nodeid)
+
+    def pytest_runtest_logreport(self, report):
+        if self.current.get("status") != PASSED:
+            return  # keep the first thing that went wrong
+        if report.failed:
+            reason = reason_of(report, self.student_dir)
+            timed_out = "Timeout" in reason.split("\n")[0] and "Failed" in reason.split("\n")[0]
+            self.current.update(status=TIMED_OUT if timed_out else FAILED, reason=reason)
+        elif report.skipped:
+            self.current.update(status=NOT_RUN, reason=reason_of(report, self.student_dir))
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        seconds = time.monotonic() - self.current.pop("start", time.monotonic())
+        self.emit(event="result", nodeid=nodeid, seconds=round(seconds, 3), **self.current)
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        self.emit(event="done", exitstatus=int(exitstatus))
