@@ -1,0 +1,35 @@
+"""How long `grader grade <id> --submission solutions` takes, memcached start-up included.
+
+Prints one line per assignment with its target from the issues; a figure, not a
+test (timings depend on the machine). Run it with the project's Python:
+
+    .venv/bin/python benchmarks/grade_speed.py [ID ...]
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from grader import course
+
+TARGETS = {"01-cache-aside": 20, "02-sharding": 30, "03-queuepi": 40, "04-keepalive": 30}  # seconds
+
+
+def main(ids: list[str]) -> int:
+    chosen = ids or [a.id for a in course.available()]
+    print(f"{'assignment':<16} {'seconds':>8}  target   (grader grade ID --submission solutions)")
+    for id in chosen:
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "grader", "grade", id, "--submission", str(course.SOLUTIONS)],
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        target = TARGETS.get(id)
+        verdict = "" if target is None else ("ok" if seconds < target else "SLOW")
+        score = done.stdout.strip().splitlines()[0] if done.stdout.strip() else done.stderr.strip()
+        print(f"{id:<16} {seconds:8.1f}  < {target} s {verdict:<4}  {score.strip()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

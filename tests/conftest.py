@@ -1,0 +1,62 @@
+"""Self-tests of the course repository: shared helpers for grading submissions in tests."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+
+from grader import course, pipeline
+from grader.child import Limits
+from grader.scoring import AssignmentResult
+
+# Short enough that a hang or a stuck import costs seconds here, not minutes.
+QUICK = Limits(import_seconds=5, grace=2, linger=1)
+
+
+def assignment(id: str) -> course.Assignment:
+    return next(a for a in course.CATALOGUE if a.id == id)
+
+
+def grade(id: str, folder: Path, limits: Limits = QUICK, only=None) -> AssignmentResult:
+    return pipeline.grade([assignment(id)], folder, limits=limits, only=only)[0]
+
+
+@functools.cache
+def graded(id: str, which: str) -> AssignmentResult:
+    """The reference solution's or the skeleton's grade, once per session."""
+    folder = {"reference": course.SOLUTIONS, "skeleton": course.SKELETONS}[which]
+    return grade(id, folder)
+
+
+def by_test(result: AssignmentResult) -> dict[str, float]:
+    return {t.spec.nodeid: t.score for t in result.tests}
+
+
+def function_of(nodeid_or_name: str) -> str:
+    """'dir/test_x.py::test_y[3]' -> 'test_y'."""
+    return nodeid_or_name.split("::")[-1].split("[")[0]
+
+
+@pytest.fixture
+def submission(tmp_path):
+    """submission(id, module_text, files={name: text}) -> a folder laid out as PATH/<id>/<module>.
+
+    `files` are placed beside the module; a name starting with '/' goes at the
+    top of the submission folder instead.
+    """
+
+    def make(id: str, text: str, files: dict[str, str] | None = None) -> Path:
+        folder = tmp_path / "submission"
+        target = folder / id
+        target.mkdir(parents=True, exist_ok=True)
+        (target / assignment(id).module).write_text(text)
+        for name, content in (files or {}).items():
+            path = folder / name[1:] if name.startswith("/") else target / name
+            path.write_text(content)
+        return folder
+
+    return make
+
+
+ASSIGNMENTS = [a.id for a in course.available()]

@@ -1,0 +1,48 @@
+"""Every hidden test catches a realistic mistake, and every listed mistake loses points.
+
+The wrong submissions live in tests/wrong_<module>.py, one Variant each.
+"""
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import ASSIGNMENTS, assignment, function_of, grade
+
+from grader import pipeline
+from grader.scoring import NOT_RUN
+
+VARIANTS = [variant for path in sorted(Path(__file__).parent.glob("wrong_*.py"))
+            for variant in importlib.import_module(path.stem).WRONG]
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v.assignment in ASSIGNMENTS],
+                         ids=lambda v: f"{v.assignment}:{v.name}")
+def test_wrong_submission_loses_points(variant, submission):
+    folder = submission(variant.assignment, variant.source())
+    result = grade(variant.assignment, folder, only=lambda spec: function_of(spec.nodeid) in variant.catches)
+    assert not any("import" in note for note in result.notes), f"{variant.name} does not import: {result.notes}"
+    for name in variant.catches:
+        tests = [t for t in result.tests if function_of(t.spec.nodeid) == name]
+        assert tests, f"{variant.name} names {name}, which is not a hidden test of {variant.assignment}"
+        assert all(t.outcome.status != NOT_RUN for t in tests), [t.outcome for t in tests]
+        assert sum(t.score for t in tests) < sum(t.spec.points for t in tests), (
+            f"{name} did not catch {variant.name} ({variant.mistake})")
+
+
+@pytest.mark.parametrize("id", ASSIGNMENTS)
+def test_every_hidden_test_catches_some_wrong_submission(id):
+    hidden = {function_of(spec.nodeid) for spec in pipeline.manifest_of(assignment(id))}
+    caught = {name for v in VARIANTS if v.assignment == id for name in v.catches}
+    assert hidden - caught == set(), "hidden tests with no wrong submission that they catch"
+    assert caught - hidden == set(), "wrong submissions naming tests that do not exist"
+
+
+@pytest.mark.parametrize("id", ASSIGNMENTS)
+def test_hidden_test_functions_have_distinct_names(id):
+    """Variants name the tests they expect to fail by function name, so names must be unique."""
+    functions = {spec.nodeid.split("[")[0] for spec in pipeline.manifest_of(assignment(id))}
+    names = Counter(function.split("::")[-1] for function in functions)
+    assert [name for name, count in names.items() if count > 1] == []

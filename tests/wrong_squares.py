@@ -1,0 +1,135 @@
+"""Wrong squares.py submissions: one realistic mistake each, and the hidden tests that catch it."""
+from variants import Variant
+
+A = "01-cache-aside"
+
+FETCH_GET = '''    try:
+        cached = mc.get(key)
+    except (MemcacheError, OSError):
+        cached = None
+    if cached is not None:
+        try:
+            return int(cached)
+        except ValueError:
+            pass  # not ours: compute it, and overwrite it below
+'''
+FETCH_SET = '''        mc.set(key, b"%d" % value, expire=ttl)'''
+MEMO_GET = '''            key = make_key(prefix, *args)
+            try:
+                cached = mc.get(key)
+            except (MemcacheError, OSError):
+                cached = None
+            if cached is not None:
+                return pickle.loads(cached)
+'''
+MEMO_SET = '''                mc.set(key, pickle.dumps(result), expire=ttl)'''
+KEY_BODY = '''    digest = hashlib.sha256(ascii((prefix, parts)).encode("ascii")).hexdigest()
+    readable = "".join(c if "!" <= c <= "~" else "_" for c in prefix)[:64]
+    return f"{readable}:{digest}"
+'''
+
+WRONG = [
+    Variant(A, "key-drops-the-sign", "square_key uses abs(n), so 'sq:-3' is never written",
+            ("test_square_key_is_sq_colon_n",),
+            (('return "sq:%d" % n', 'return "sq:%d" % abs(n)'),)),
+    Variant(A, "expensive-square-bound-early", "binds expensive_square as a default argument, at import time",
+            ("test_miss_computes_once_and_returns_the_square",),
+            (("def fetch_square(mc, n: int, ttl: int = 0) -> int:",
+              "def fetch_square(mc, n: int, ttl: int = 0, compute=expensive_square) -> int:"),
+             ("    value = expensive_square(n)\n", "    value = compute(n)\n"))),
+    Variant(A, "never-reads-the-cache", "stores every result but never reads it back",
+            ("test_hit_skips_expensive_square", "test_hit_returns_the_cached_value_as_int"),
+            ((FETCH_GET, ""),)),
+    Variant(A, "returns-bytes-on-a-hit", "returns what memcached holds without int()",
+            ("test_hit_returns_the_cached_value_as_int", "test_hit_skips_expensive_square"),
+            (("            return int(cached)\n", "            return cached\n"),)),
+    Variant(A, "stores-pickles", "stores pickle.dumps(value) instead of the decimal text",
+            ("test_miss_stores_decimal_ascii_text",),
+            ((FETCH_SET, "        mc.set(key, pickle.dumps(value), expire=ttl)"),
+             ("            return int(cached)\n", "            return pickle.loads(cached)\n"))),
+    Variant(A, "zero-is-a-miss", "tests the number for truth, so a cached 0 is recomputed",
+            ("test_cached_zero_is_a_hit",),
+            (("    if cached is not None:\n        try:\n            return int(cached)\n",
+              "    if cached is not None and int(cached):\n        try:\n            return int(cached)\n"),)),
+    Variant(A, "ignores-ttl", "never passes the ttl on to memcached",
+            ("test_ttl_is_given_to_memcached", "test_entries_expire_after_their_ttl"),
+            ((FETCH_SET, '        mc.set(key, b"%d" % value)'),)),
+    Variant(A, "pokes-client-internals", "opens the connection by hand through Client internals (.sock)",
+            ("test_works_with_every_pymemcache_client",),
+            (("    key = square_key(n)\n    try:\n",
+              "    key = square_key(n)\n    if mc.sock is None:\n        pass\n    try:\n"),)),
+    Variant(A, "catches-only-memcache-errors", "catches MemcacheError but not OSError (connection refused)",
+            ("test_unreachable_memcached_is_not_a_dependency", "test_memcached_stopped_mid_test"),
+            ((FETCH_GET, FETCH_GET.replace("(MemcacheError, OSError)", "MemcacheError")),)),
+    Variant(A, "catches-only-oserror", "catches OSError but not MemcacheError (a server closing the connection)",
+            ("test_memcached_stopped_mid_test",),
+            ((FETCH_GET, FETCH_GET.replace("(MemcacheError, OSError)", "OSError")),
+             ("    try:\n        mc.set(key, b\"%d\" % value, expire=ttl)\n    except (MemcacheError, OSError):",
+              "    try:\n        mc.set(key, b\"%d\" % value, expire=ttl)\n    except OSError:"))),
+    Variant(A, "reseeds-every-run", "makes a new Random(seed) for each run, so every run draws the same keys",
+            ("test_misses_are_the_distinct_keys_drawn_in_order", "test_the_books_experiment_by_default"),
+            (("    rng = random.Random(seed)\n    timings = []\n    for _ in range(runs):\n",
+              "    timings = []\n    for _ in range(runs):\n        rng = random.Random(seed)\n"),)),
+    Variant(A, "randint-inclusive", "draws with randint(0, keyspace), one key too many and another sequence",
+            ("test_misses_are_the_distinct_keys_drawn_in_order",),
+            (("fetch_square(mc, rng.randrange(keyspace))", "fetch_square(mc, rng.randint(0, keyspace))"),)),
+    Variant(A, "book-keyspace-off-by-one", "defaults keyspace to 5000 (the book's randint(0, 5000) misread)",
+            ("test_the_books_experiment_by_default",),
+            (("keyspace: int = 5001", "keyspace: int = 5000"),)),
+    Variant(A, "cumulative-timings", "times every run from the start of the experiment",
+            ("test_each_run_is_timed_on_its_own",),
+            (("    for _ in range(runs):\n        start = time.perf_counter()\n",
+              "    start = time.perf_counter()\n    for _ in range(runs):\n"),)),
+    Variant(A, "timings-one-per-line", "prints each timing on its own line",
+            ("test_prints_ten_successive_runs_like_the_book",),
+            (('    print(" ".join("%.2fs" % t for t in timings))',
+              '    for t in timings:\n        print("%.2fs" % t)'),)),
+    Variant(A, "key-joins-with-colons", "joins str() of the parts with ':' and swaps spaces for '_'",
+            ("test_different_inputs_get_different_keys",),
+            ((KEY_BODY, '    key = ":".join([prefix, *map(str, parts)]).replace(" ", "_")\n'
+                        '    return key if len(key) <= 250 else hashlib.md5(key.encode()).hexdigest()\n'),)),
+    Variant(A, "key-not-sanitised", "uses the readable form as it is: spaces, unicode and length unchecked",
+            ("test_keys_are_memcached_safe",),
+            ((KEY_BODY, '    return prefix + ":" + repr(parts)\n'),)),
+    Variant(A, "key-truncated", "cuts long keys at 250 characters",
+            ("test_different_inputs_get_different_keys",),
+            ((KEY_BODY, '    raw = ascii((prefix, parts)).replace(" ", "_")\n'
+                        '    return "".join(c if "!" <= c <= "~" else "_" for c in raw)[:250]\n'),)),
+    Variant(A, "key-from-hash", "digests hash() of the input, which changes with PYTHONHASHSEED",
+            ("test_keys_are_the_same_in_every_process", "test_results_live_in_memcached"),
+            ((KEY_BODY, '    return "k:%d" % hash((prefix, parts))\n'),)),
+    Variant(A, "memo-json", "stores results as JSON, so tuples come back as lists and bytes fail",
+            ("test_results_come_back_equal_and_of_the_same_type",),
+            ((MEMO_SET, "                mc.set(key, json.dumps(result), expire=ttl)"),
+             ("                return pickle.loads(cached)\n", "                return json.loads(cached)\n"),
+             ("import hashlib\n", "import hashlib\nimport json\n"))),
+    Variant(A, "memo-none-is-a-miss", "unpickles first, then treats a None result as a miss",
+            ("test_falsy_results_are_hits",),
+            (("            if cached is not None:\n                return pickle.loads(cached)\n",
+              "            if cached is not None and pickle.loads(cached) is not None:\n"
+              "                return pickle.loads(cached)\n"),)),
+    Variant(A, "memo-str-arguments", "builds the key from str() of each argument, so 1 and '1' collide",
+            ("test_arguments_are_told_apart",),
+            (("            key = make_key(prefix, *args)\n", "            key = make_key(prefix, *map(str, args))\n"),)),
+    Variant(A, "memo-ignores-prefix", "forgets the prefix, so two memoized functions share entries",
+            ("test_prefixes_never_share_entries",),
+            (("            key = make_key(prefix, *args)\n", '            key = make_key("memo", *args)\n'),)),
+    Variant(A, "memo-glues-prefix", "glues prefix and arguments into one string before make_key",
+            ("test_prefix_and_arguments_are_not_confused",),
+            (("            key = make_key(prefix, *args)\n",
+              '            key = make_key(":".join([prefix, *map(str, args)]))\n'),)),
+    Variant(A, "memo-local-dict", "caches in a dict inside the process and never uses memcached",
+            ("test_results_live_in_memcached", "test_memoize_ttl_is_given_to_memcached"),
+            (("    def decorate(function):\n", "    local = {}\n\n    def decorate(function):\n"),
+             (MEMO_GET, "            key = make_key(prefix, *args)\n            if key in local:\n"
+                        "                return local[key]\n"),
+             ("            try:\n" + MEMO_SET + "\n            except (MemcacheError, OSError):\n                pass\n",
+              "            local[key] = result\n"))),
+    Variant(A, "memo-ignores-ttl", "never passes the ttl on to memcached",
+            ("test_memoize_ttl_is_given_to_memcached",),
+            ((MEMO_SET, "                mc.set(key, pickle.dumps(result))"),)),
+    Variant(A, "memo-no-error-handling", "lets memcached's errors reach the caller",
+            ("test_failing_memcached_is_not_a_dependency",),
+            ((MEMO_GET, "            key = make_key(prefix, *args)\n            cached = mc.get(key)\n"
+                        "            if cached is not None:\n                return pickle.loads(cached)\n"),)),
+]
