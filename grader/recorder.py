@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from grader.scoring import FAILED, NOT_RUN, PASSED, TIMED_OUT
 
 _KEY = os.environ.pop(channel.KEY_ENV, None)
 REASON_LIMIT = 2000
+_FIXTURE_ARGUMENT = re.compile(r"^\s+\w+=<[^\n]*>,\n", re.MULTILINE)  # fixtures: modules, clients...
 
 
 def pytest_addoption(parser):
@@ -93,7 +95,7 @@ def reason_of(report, student_dir: str | None) -> str:
     crash = getattr(longrepr, "reprcrash", None)
     if crash is None:
         return _truncate(str(longrepr).strip().splitlines()[-1] if str(longrepr).strip() else "failed")
-    message = crash.message
+    message = _FIXTURE_ARGUMENT.sub("", crash.message)  # Hypothesis lists the fixtures too
     if student_dir:  # the sandbox's paths mean nothing to a student
         message = message.replace(str(Path(student_dir).resolve()) + "/", "")
     if student_dir and crash.path and Path(crash.path).resolve().is_relative_to(Path(student_dir).resolve()):
