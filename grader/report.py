@@ -5,14 +5,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.gradescope import _number
+from grader.formats import number
 from grader.scoring import PASSED, AssignmentResult
 
 STYLE = {PASSED: "green"}
 
 
 def table(result: AssignmentResult) -> Table:
-    title = f"{result.assignment}: {_number(result.score)} / {_number(result.max_score)} points"
+    title = f"{result.assignment}: {number(result.score)} / {number(result.max_score)} points"
     t = Table(title=title, title_justify="left", expand=True, show_lines=result.score < result.max_score)
     t.add_column("Test", ratio=2, overflow="fold")
     t.add_column("Points", justify="right", no_wrap=True)
@@ -24,7 +24,7 @@ def table(result: AssignmentResult) -> Table:
         outcome = Text(test.outcome.status, style=STYLE.get(test.outcome.status, "red"))
         if test.outcome.status != PASSED and test.outcome.reason:
             outcome.append(f": {test.outcome.reason}")
-        t.add_row(name, f"{_number(test.score)} / {_number(test.spec.points)}", outcome)
+        t.add_row(name, f"{number(test.score)} / {number(test.spec.points)}", outcome)
     return t
 
 
@@ -38,4 +38,4 @@ def show(results: list[AssignmentResult], console: Console | None = None) -> Non
     if len(results) > 1:
         score = sum(r.score for r in results)
         most = sum(r.max_score for r in results)
-        console.print(f"[bold]Total: {_number(score)} / {_number(most)} points[/bold]")
+        console.print(f"[bold]Total: {number(score)} / {number(most)} points[/bold]")

@@ -1,0 +1,73 @@
+"""A class's grades: one Gradescope-shaped results file per student, totalled into one CSV.
+
+The results files are the same whether they come from local class grading or from
+the artifacts of the GitHub grading workflow; the file's name (without .json) is
+the student's identifier.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.formats import number
+from grader.formats.markdown import cell
+
+
+@dataclass
+class Student:
+    name: str
+    scores: dict[str, float] = field(default_factory=dict)  # assignment -> points earned
+    maxima: dict[str, float] = field(default_factory=dict)  # assignment -> points possible
+    problem: str = ""  # why there is no grade, when there is none
+
+    @property
+    def total(self) -> float:
+        return sum(self.scores.values())
+
+
+def read(path: Path) -> Student:
+    student = Student(path.stem)
+    try:
+        document = json.loads(path.read_text())
+        for test in document["tests"]:
+            assignment = test["name"].split("::", 1)[0]
+            student.scores[assignment] = student.scores.get(assignment, 0) + float(test["score"])
+            student.maxima[assignment] = student.maxima.get(assignment, 0) + float(test["max_score"])
+        student.problem = (document.get("extra_data") or {}).get("problem", "")
+        if not document["tests"]:
+            student.problem = document.get("output", "no tests were graded")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        student.problem = f"unreadable results file: {exc}"
+    return student
+
+
+def collect(folder: Path) -> list[Student]:
+    return [read(path) for path in sorted(folder.glob("*.json"))]
+
+
+def assignments_of(students: list[Student]) -> list[str]:
+    return sorted({a for s in students for a in s.maxima})
+
+
+def write_csv(students: list[Student], path: Path) -> None:
+    assignments = assignments_of(students)
+    maxima = {a: max(s.maxima.get(a, 0) for s in students) for a in assignments}
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["student", *assignments, "total", "max_score", "problem"])
+        for s in students:
+            out.writerow([s.name, *[number(s.scores.get(a, 0)) for a in assignments], number(s.total),
+                          number(sum(maxima.values())), s.problem])
+
+
+def markdown(students: list[Student]) -> str:
+    assignments = assignments_of(students)
+    lines = ["| Student | " + " | ".join(assignments) + " | Total |",
+             "|---|" + "---:|" * (len(assignments) + 1)]
+    for s in students:
+        cells = [f"{number(s.scores.get(a, 0))} / {number(s.maxima.get(a, 0))}" for a in assignments]
+        total = f"**{number(s.total)}**" + (f" ({cell(s.problem, 120)})" if s.problem else "")
+        lines.append(f"| {cell(s.name)} | " + " | ".join(cells) + f" | {total} |")
+    return "\n".join(lines) + "\n"
