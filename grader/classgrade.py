@@ -1,0 +1,86 @@
+"""Grade a whole class on this machine: one folder per student, several at a time.
+
+Each student is graded by a `grader grade` process of its own (with its own
+throwaway memcached servers), so one student's crash or hang cannot touch
+another's grade. A student whose grading does not finish within the time limit,
+or cannot run at all, still gets a results file: every test at 0, and the reason.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from grader import pipeline
+from grader.course import Assignment
+from grader.formats import gradebook, gradescope
+from grader.scoring import NOT_RUN, AssignmentResult, Outcome, score
+
+@dataclass(frozen=True)
+class Job:
+    student: str
+    folder: Path
+    results: Path
+    log: Path
+
+
+def jobs_for(submissions: Path, out: Path) -> list[Job]:
+    """One job per sub-folder of `submissions` (the folder's name is the student's)."""
+    folders = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return [Job(p.name, p, out / f"{p.name}.json", out / f"{p.name}.log") for p in folders]
+
+
+def stand_in(assignments: list[Assignment], reason: str) -> dict:
+    """A results file for a student whose grading did not finish: every test at 0, and why."""
+    results = []
+    for assignment in assignments:
+        manifest = pipeline.manifest_of(assignment)
+        outcomes = {spec.nodeid: Outcome(NOT_RUN, reason) for spec in manifest}
+        results.append(AssignmentResult(assignment.id, score(manifest, outcomes), [reason]))
+    document = gradescope.results_json(results, 0.0)
+    document["extra_data"] = {"problem": reason}  # Gradescope keeps extra_data without reading it
+    return document
+
+
+def grade_one(job: Job, name: str, limit: float) -> str | None:
+    """Run `grader grade` for one student; None when it finished, else what went wrong."""
+    command = [sys.executable, "-m", "grader", "grade", name, "--submission", str(job.folder),
+               "--results", str(job.results)]
+    with open(job.log, "wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, "COLUMNS": "120"}, start_new_session=True)
+        try:
+            returncode = proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return f"grading did not finish within {limit:.0f} s and was stopped"
+    if returncode != 0 or not job.results.exists():
+        last = (job.log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
+        return f"grading could not run (exit status {returncode}): {last}"
+    return None
+
+
+def grade_class(name: str, assignments: list[Assignment], submissions: Path, out: Path,
+                jobs: int, limit: float, console=None) -> list[gradebook.Student]:
+    out.mkdir(parents=True, exist_ok=True)
+    todo = jobs_for(submissions, out)
+    columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.description}"))
+    with Progress(*columns, console=console) as progress, ThreadPoolExecutor(max_workers=jobs) as pool:
+        task = progress.add_task("", total=len(todo))
+        futures = {pool.submit(grade_one, job, name, limit): job for job in todo}
+        for future in as_completed(futures):
+            job = futures[future]
+            problem = future.result()
+            if problem:
+                job.results.write_text(json.dumps(stand_in(assignments, problem), indent=2) + "\n")
+            progress.update(task, advance=1, description=f"{job.student}" + (f": {problem}" if problem else ""))
+    return [gradebook.read(job.results) for job in todo]
