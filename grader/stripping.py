@@ -43,5 +43,19 @@ def strip_solutions(text: str, *, source: str = "<module>") -> str:
     return "".join(out)
 
 
+def drop_markers(text: str, *, source: str = "<module>") -> str:
+    """The published solution: solution regions kept without their marker lines, hidden tests gone."""
+    strip_solutions(text, source=source)  # the same checks: markers must pair up
+    out, hidden = [], False
+    for line in text.splitlines(keepends=True):
+        match = _MARKER.match(line.rstrip("\r\n"))
+        if match is None:
+            if not hidden:
+                out.append(line)
+        elif match["kind"] == "HIDDEN TESTS":
+            hidden = match["edge"] == "BEGIN"
+    return "".join(out)
+
+
 def has_markers(text: str) -> bool:
     return any(_MARKER.match(line) for line in text.splitlines())
