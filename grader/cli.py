@@ -1,16 +1,27 @@
-"""`grader`: the instructors' command line."""
+"""`grader`: the instructors' command line.
+
+  grade              grade one submission with the hidden tests
+  grade-class        grade a folder of submissions (one folder per student) in parallel
+  collect            total a folder of results files into one CSV
+  generate           make assignments/ (the skeletons) from solutions/
+  release            build the student template for GitHub Classroom
+  release-solutions  build the solutions for publishing after the deadline
+  gradescope-bundle  build a Gradescope autograder .zip for one assignment
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-from grader import course, generate, gradescope, harness, pipeline, report
+from grader import classgrade, course, generate, harness, pipeline, release, report
 from grader.child import GradingError
+from grader.formats import classroom, gradebook, gradescope, markdown
 
-# Exit statuses: 0 grading ran (whatever the score); the others mean it could not.
+# Exit statuses: 0 when the work was done (whatever the scores); the others mean it could not be.
 USAGE, NO_SERVICE, BROKEN = 2, 3, 4
 
 
@@ -19,11 +30,13 @@ def fail(status: int, message: str) -> int:
     return status
 
 
+def _append(path: str, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text)
+
+
 def cmd_grade(args) -> int:
-    try:
-        assignments = course.select(args.assignment)
-    except course.UnknownAssignment as exc:
-        return fail(USAGE, str(exc))
+    assignments = course.select(args.assignment)
     folder = Path(args.submission)
     if not folder.is_dir():
         return fail(USAGE, f"no such submission folder: {folder}")
@@ -38,14 +51,46 @@ def cmd_grade(args) -> int:
     if args.results:
         document = gradescope.results_json(results, time.monotonic() - started)
         Path(args.results).write_text(json.dumps(document, indent=2) + "\n")
+    if args.runner_json:
+        Path(args.runner_json).write_text(json.dumps(classroom.runner_result(results), indent=2) + "\n")
+    if args.summary:
+        _append(args.summary, markdown.summary(results, title=args.title or ""))
+    return 0
+
+
+def cmd_grade_class(args) -> int:
+    assignments = course.select(args.assignment)
+    submissions = Path(args.submissions)
+    if not submissions.is_dir():
+        return fail(USAGE, f"no such folder of submissions: {submissions}")
+    jobs = args.jobs or os.cpu_count() or 1
+    if os.environ.get(harness.SERVERS_ENV) and jobs > 1:
+        print(f"grader: {harness.SERVERS_ENV} is set, and gradings running side by side would empty each "
+              "other's servers: grading one student at a time", file=sys.stderr)
+        jobs = 1
+    out = Path(args.out)
+    students = classgrade.grade_class(args.assignment, assignments, submissions, out, jobs, args.timeout)
+    gradebook.write_csv(students, out / "grades.csv")
+    print(gradebook.markdown(students))
+    print(f"results: {out}/<student>.json, totals: {out / 'grades.csv'}")
+    return 0
+
+
+def cmd_collect(args) -> int:
+    folder = Path(args.results)
+    students = gradebook.collect(folder) if folder.is_dir() else []
+    if not students:
+        return fail(USAGE, f"no results files (*.json) in {folder}")
+    gradebook.write_csv(students, Path(args.csv))
+    table = gradebook.markdown(students)
+    print(table)
+    if args.summary:
+        _append(args.summary, f"## Grades\n\n{table}\n")
     return 0
 
 
 def cmd_generate(args) -> int:
-    try:
-        assignments = course.select(args.assignment)
-    except course.UnknownAssignment as exc:
-        return fail(USAGE, str(exc))
+    assignments = course.select(args.assignment)
     if args.check:
         drift = [line for a in assignments for line in generate.drift(a)]
         for line in drift:
@@ -59,27 +104,91 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_release(args) -> int:
+    try:
+        files = release.build_template(Path(args.dest), course.available())
+    except (FileExistsError, release.LeakError) as exc:
+        return fail(BROKEN if isinstance(exc, release.LeakError) else USAGE, str(exc))
+    print(f"student template: {len(files)} files in {args.dest}")
+    return 0
+
+
+def cmd_release_solutions(args) -> int:
+    try:
+        files = release.build_solutions(Path(args.dest), course.select(args.assignment))
+    except FileExistsError as exc:
+        return fail(USAGE, str(exc))
+    print(f"solutions: {len(files)} files in {args.dest}")
+    return 0
+
+
+def cmd_gradescope_bundle(args) -> int:
+    if args.assignment == "all":
+        return fail(USAGE, "a Gradescope bundle grades one assignment: name it")
+    [assignment] = course.select(args.assignment)
+    names = release.build_gradescope_bundle(assignment, Path(args.out))
+    print(f"{args.out}: {len(names)} files (upload it as the autograder of a Gradescope assignment)")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="grader", description=__doc__)
+    p = argparse.ArgumentParser(prog="grader", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("grade", help="grade a submission with the hidden tests")
+    g = sub.add_parser("grade", help="grade one submission with the hidden tests")
     g.add_argument("assignment", help="an assignment id, or 'all'")
     g.add_argument("--submission", required=True, metavar="PATH",
                    help="folder holding PATH/<id>/<module> or PATH/assignments/<id>/<module>")
-    g.add_argument("--results", metavar="FILE", help="also write Gradescope's results.json here")
+    g.add_argument("--results", metavar="FILE", help="write Gradescope's results.json here")
+    g.add_argument("--runner-json", metavar="FILE",
+                   help="write the runner result that GitHub Classroom's grading reporter reads")
+    g.add_argument("--summary", metavar="FILE", help="append a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
+    g.add_argument("--title", help="a heading for the Markdown summary (e.g. the student's name)")
     g.set_defaults(run=cmd_grade)
+
+    c = sub.add_parser("grade-class", help="grade every submission folder under a folder, in parallel")
+    c.add_argument("assignment", help="an assignment id, or 'all'")
+    c.add_argument("--submissions", required=True, metavar="DIR", help="one sub-folder per student")
+    c.add_argument("--out", required=True, metavar="DIR", help="where <student>.json, <student>.log and "
+                                                                "grades.csv go")
+    c.add_argument("--jobs", type=int, default=0, help="students graded at once (default: one per core)")
+    c.add_argument("--timeout", type=float, default=1800, help="seconds one student's grading may take")
+    c.set_defaults(run=cmd_grade_class)
+
+    t = sub.add_parser("collect", help="total a folder of results files (<student>.json) into one CSV")
+    t.add_argument("results", metavar="DIR")
+    t.add_argument("--csv", required=True, metavar="FILE")
+    t.add_argument("--summary", metavar="FILE", help="append the table as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
+    t.set_defaults(run=cmd_collect)
 
     s = sub.add_parser("generate", help="make assignments/<id>/ (the skeletons) from solutions/<id>/")
     s.add_argument("assignment", nargs="?", default="all", help="an assignment id, or 'all' (the default)")
     s.add_argument("--check", action="store_true", help="change nothing; fail if assignments/ has drifted")
     s.set_defaults(run=cmd_generate)
+
+    r = sub.add_parser("release", help="build the student template (every assignment) into a new folder")
+    r.add_argument("dest", metavar="DIR")
+    r.set_defaults(run=cmd_release)
+
+    o = sub.add_parser("release-solutions", help="build the reference solutions for publishing")
+    o.add_argument("dest", metavar="DIR")
+    o.add_argument("--assignment", default="all", help="an assignment id, or 'all' (the default)")
+    o.set_defaults(run=cmd_release_solutions)
+
+    b = sub.add_parser("gradescope-bundle", help="build a Gradescope autograder .zip for one assignment")
+    b.add_argument("assignment")
+    b.add_argument("--out", required=True, metavar="FILE.zip")
+    b.set_defaults(run=cmd_gradescope_bundle)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except course.UnknownAssignment as exc:
+        return fail(USAGE, str(exc))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,47 @@
+"""Grading a whole class locally: every student gets the right total, whatever the others did."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+
+from conftest import ASSIGNMENTS, assignment, graded
+
+from grader import course
+
+
+def test_a_class_of_reference_skeleton_broken_and_hanging(tmp_path):
+    id = ASSIGNMENTS[0]
+    a = assignment(id)
+    submissions = tmp_path / "submissions"
+    reference = (a.solution_dir / a.module).read_text()
+    modules = {
+        "ada": reference,
+        "bob": (a.skeleton_dir / a.module).read_text(),
+        "cy": reference + "\ndef broken(:\n",
+        "dee": "import time\n" + reference.replace(
+            "    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n    while True:\n        try:\n"
+            "            time.sleep(60)\n        except BaseException:\n            pass\n", 1),
+    }
+    for student, text in modules.items():
+        (submissions / student / id).mkdir(parents=True)
+        (submissions / student / id / a.module).write_text(text)
+    (submissions / "eve").mkdir()  # submitted nothing at all
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "grader", "grade-class", id, "--submissions", str(submissions),
+                           "--out", str(out), "--jobs", "2", "--timeout", "45"],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    with open(out / "grades.csv") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    full = graded(id, "reference").max_score
+    assert float(rows["ada"][id]) == full
+    assert [float(rows[s][id]) for s in ("bob", "cy", "dee", "eve")] == [0, 0, 0, 0]
+    assert {float(row["max_score"]) for row in rows.values()} == {full}
+    assert "did not finish within 45 s" in rows["dee"]["problem"]
+    hanging = json.loads((out / "dee.json").read_text())
+    assert hanging["max_score"] == full and all(t["score"] == 0 for t in hanging["tests"])
+    assert "could not be imported" in json.loads((out / "cy.json").read_text())["output"]
+    assert (out / "ada.log").read_text().count("passed") > 10  # the table each student can be given
