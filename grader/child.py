@@ -16,6 +16,7 @@ orphans come back to it rather than to init.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -25,6 +26,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import psutil
 
@@ -78,6 +80,21 @@ def reap_strays(keep: set[int]) -> int:
     return len(strays)
 
 
+def kill_tree(pid: int) -> None:
+    """Kill a process and every descendant it has, whatever session or group they moved to."""
+    try:
+        root = psutil.Process(pid)
+        tree = root.children(recursive=True) + [root]
+    except psutil.Error:
+        return
+    for p in tree:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(tree, timeout=5)
+
+
 def environment(sandbox: Sandbox, extra: dict[str, str]) -> dict[str, str]:
     """A clean environment: nothing from the caller's Python or pytest set-up leaks in."""
     env = {
@@ -118,27 +135,33 @@ class Finished:
     log: Path
 
 
-def run_bounded(command: list[str], sandbox: Sandbox, env: dict[str, str], limit: float, log: Path) -> Finished:
-    """Run to completion or to `limit` seconds, whichever comes first; output goes to `log`."""
+@contextlib.contextmanager
+def running(command: list[str], sandbox: Sandbox, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """A child in its own session, output to `log`; however the block ends (an interrupt
+    included), the child's group and anything it left behind are killed."""
     keep = our_descendants()
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, cwd=sandbox.work, env=env, stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
+            yield proc
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+            reap_strays(keep)
+
+
+def run_bounded(command: list[str], sandbox: Sandbox, env: dict[str, str], limit: float, log: Path) -> Finished:
+    """Run to completion or to `limit` seconds, whichever comes first; output goes to `log`."""
+    with running(command, sandbox, env, log) as proc:
+        try:
             returncode: int | None = proc.wait(timeout=limit)
         except subprocess.TimeoutExpired:
             returncode = None
-        _kill_group(proc)
-    reap_strays(keep)
     return Finished(returncode, log)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
 
 
 # -- the manifest -----------------------------------------------------------
@@ -209,11 +232,7 @@ def _follow(sandbox: Sandbox, env: dict[str, str], nodeids: list[str], timeouts:
     outcomes: dict[str, Outcome] = {}
     current: str | None = None
     started = finished_at = 0.0
-    keep = our_descendants()
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(command, cwd=sandbox.work, env=environment(sandbox, {**env, channel.KEY_ENV: key}),
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+    with running(command, sandbox, environment(sandbox, {**env, channel.KEY_ENV: key}), log) as proc:
         while True:
             exited = proc.poll() is not None
             for event in reader.poll():
@@ -236,8 +255,6 @@ def _follow(sandbox: Sandbox, env: dict[str, str], nodeids: list[str], timeouts:
             if finished_at and now - finished_at > limits.linger:
                 break  # results are all in; something (a thread?) keeps the process alive
             time.sleep(0.05)
-        _kill_group(proc)
-    reap_strays(keep)
     if current is not None:
         how = _death(proc.returncode)
         outcomes[current] = Outcome(CRASHED, f"the test process {how} during this test: did the code call "

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
+import shutil
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader import pipeline
+from grader.child import kill_tree
 from grader.course import Assignment
 from grader.formats import gradebook, gradescope
 from grader.scoring import NOT_RUN, AssignmentResult, Outcome, score
@@ -53,15 +55,19 @@ def grade_one(job: Job, name: str, limit: float) -> str | None:
     """Run `grader grade` for one student; None when it finished, else what went wrong."""
     command = [sys.executable, "-m", "grader", "grade", name, "--submission", str(job.folder),
                "--results", str(job.results)]
-    with open(job.log, "wb") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, "COLUMNS": "120"}, start_new_session=True)
-        try:
-            returncode = proc.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return f"grading did not finish within {limit:.0f} s and was stopped"
+    scratch = tempfile.mkdtemp(prefix=f"grader-{job.student}-")  # removed even if grading is killed
+    env = {**os.environ, "COLUMNS": "120", "TMPDIR": scratch}
+    try:
+        with open(job.log, "wb") as log:
+            proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=env, start_new_session=True)
+            try:
+                returncode = proc.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                kill_tree(proc.pid)  # its test processes and memcached servers too: they sit in other groups
+                return f"grading did not finish within {limit:.0f} s and was stopped"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     if returncode != 0 or not job.results.exists():
         last = (job.log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
         return f"grading could not run (exit status {returncode}): {last}"

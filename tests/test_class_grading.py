@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
+
+import psutil
 
 from conftest import ASSIGNMENTS, assignment, graded
 
@@ -30,10 +33,16 @@ def test_a_class_of_reference_skeleton_broken_and_hanging(tmp_path):
         (submissions / student / id / a.module).write_text(text)
     (submissions / "eve").mkdir()  # submitted nothing at all
     out = tmp_path / "out"
+    scratch = tmp_path / "tmp"  # every sandbox of this run lives below it
+    scratch.mkdir()
     done = subprocess.run([sys.executable, "-m", "grader", "grade-class", id, "--submissions", str(submissions),
                            "--out", str(out), "--jobs", "2", "--timeout", "45"],
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900, env=dict(os.environ, TMPDIR=str(scratch)))
     assert done.returncode == 0, done.stderr
+    left = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"]) if str(scratch) in " ".join(
+        p.info["cmdline"] or [])]
+    assert left == [], "the hanging student's test processes outlived the class grading"
+    assert list(scratch.iterdir()) == []
     with open(out / "grades.csv") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
     full = graded(id, "reference").max_score

@@ -259,3 +259,27 @@ def test_results_file_has_gradescopes_shape(tmp_path):
         assert set(test) == {"name", "score", "max_score", "status", "output", "visibility"}
         assert test["status"] in {"passed", "failed"} and test["name"].split("::")[0] in ASSIGNMENTS
     assert "Test" in done.stdout and "points" in done.stdout
+
+
+def test_a_terminated_grading_leaves_nothing_behind(submission, tmp_path):
+    import psutil
+    stubborn = ('    while True:\n        try:\n            time.sleep(60)\n'
+                '        except BaseException:\n            pass\n')
+    folder = submission(CACHE, REFERENCE.replace('    return "sq:%d" % n\n', stubborn))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    grading = subprocess.Popen([sys.executable, "-m", "grader", "grade", CACHE, "--submission", str(folder)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ, TMPDIR=str(scratch)))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("channel" in " ".join(p.info["cmdline"] or [])
+                                                  and str(scratch) in " ".join(p.info["cmdline"] or [])
+                                                  for p in psutil.process_iter(["cmdline"])):
+        time.sleep(0.2)
+    tree = psutil.Process(grading.pid).children(recursive=True)
+    assert any("memcached" in " ".join(p.cmdline()) for p in tree)
+    grading.terminate()
+    assert grading.wait(timeout=30) == 128 + 15
+    gone, alive = psutil.wait_procs(tree, timeout=10)
+    assert alive == [], [p.cmdline() for p in alive]
+    assert list(scratch.iterdir()) == []
