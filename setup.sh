@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up of a course checkout on Debian or Ubuntu:
 # memcached from apt when it is missing, then a virtual environment in .venv
-# with this project installed in it (editable, with the dev extras).
+# with this project installed in it (editable, with the dev and notebooks extras).
 #
 # Run it as root, or as a user who may use sudo for apt-get. Afterwards
 # .venv/bin/grader and .venv/bin/pytest are ready to use.
@@ -46,6 +46,6 @@ fi
 stamp=.venv/.installed-pyproject
 if ! cmp -s pyproject.toml "$stamp"; then
   say "installing the project into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,notebooks]'
   cp pyproject.toml "$stamp"
 fi

@@ -1,7 +1,8 @@
 """`grader generate`: the student skeletons in assignments/ are made, never edited.
 
 Every file of solutions/<id>/ goes to assignments/<id>/; Python files lose their
-solution regions on the way (see stripping.py). `drift` says how the committed
+solution regions on the way (see stripping.py), and notebooks are made by
+nbgrader's generate_assignment (see notebooks.py). `drift` says how the committed
 skeletons differ from a fresh generation, so a self-test can insist on none.
 """
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from grader import notebooks
 from grader.course import Assignment
 from grader.stripping import strip_solutions
 
@@ -29,8 +31,9 @@ def render(assignment: Assignment) -> dict[Path, bytes]:
         rel = path.relative_to(assignment.solution_dir)
         if path.suffix == ".py":
             out[rel] = strip_solutions(path.read_text(encoding="utf-8"), source=str(path)).encode("utf-8")
-        else:
+        elif path.suffix != ".ipynb":
             out[rel] = path.read_bytes()
+    out.update(notebooks.release(assignment))  # nbgrader's own generation
     return out
 
 

@@ -1,0 +1,25 @@
+"""nbgrader's configuration for this course (run nbgrader from this folder).
+
+solutions/ is nbgrader's source and assignments/ its release, so that
+`nbgrader generate_assignment <id>` writes exactly what `grader generate` writes.
+nbgrader copies .py files verbatim; the post-convert hook strips their solution
+regions, and removes them all if it cannot, so no solution can leak that way.
+Class data (submissions, autograded copies, feedback, the gradebook) lives in
+nbgrader/, which git ignores.
+"""
+import os
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it reads this file)
+
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "caches-and-queues"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+c.CourseDirectory.submitted_directory = "nbgrader/submitted"
+c.CourseDirectory.autograded_directory = "nbgrader/autograded"
+c.CourseDirectory.feedback_directory = "nbgrader/feedback"
+c.CourseDirectory.solution_directory = "nbgrader/solution"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "nbgrader", "gradebook.db")
+
+c.GenerateAssignment.post_convert_hook = "grader.notebooks.strip_released_modules"
+c.Execute.timeout = 180  # seconds a cell may run when autograding (the labs run real experiments)
