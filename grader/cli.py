@@ -7,6 +7,7 @@
   release            build the student template for GitHub Classroom
   release-solutions  build the solutions for publishing after the deadline
   gradescope-bundle  build a Gradescope autograder .zip for one assignment
+  gradebook          nbgrader's gradebook: import a class's results, export one CSV
 """
 from __future__ import annotations
 
@@ -132,6 +133,43 @@ def cmd_gradescope_bundle(args) -> int:
     return 0
 
 
+def cmd_gradebook_import(args) -> int:
+    from grader import nbgrader_gradebook as book
+    folder = Path(args.results)
+    if not folder.is_dir():
+        return fail(USAGE, f"no such folder of results files: {folder}")
+    try:
+        imported = book.import_results(folder, args.db, Path(args.roster) if args.roster else None)
+    except book.GradebookError as exc:
+        return fail(BROKEN, str(exc))
+    for entry in imported:
+        note = " (no notebook handed in)" if entry.created_submission else ""
+        print(f"{entry.student:<24} {entry.assignment:<16} {entry.score:g}{note}")
+    print(f"imported {len(imported)} hidden-test scores into {args.db}")
+    return 0
+
+
+def cmd_gradebook_collect(args) -> int:
+    from grader import nbgrader_gradebook as book
+    if args.assignment == "all" or not Path(args.submissions).is_dir():
+        return fail(USAGE, "name one assignment, and a folder of submissions (one folder per student)")
+    [assignment] = course.select(args.assignment)
+    copied = book.collect(assignment, Path(args.submissions), Path(args.to) if args.to else book.SUBMITTED)
+    for student, files in copied.items():
+        print(f"{student:<24} {', '.join(files) or 'nothing handed in'}")
+    return 0
+
+
+def cmd_gradebook_export(args) -> int:
+    from grader import nbgrader_gradebook as book
+    try:
+        table = book.export_csv(args.db, Path(args.csv))
+    except book.GradebookError as exc:
+        return fail(BROKEN, str(exc))
+    print(f"{args.csv}: {len(table)} rows (student x assignment)")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grader", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -181,6 +219,23 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("assignment")
     b.add_argument("--out", required=True, metavar="FILE.zip")
     b.set_defaults(run=cmd_gradescope_bundle)
+
+    book = sub.add_parser("gradebook", help="nbgrader's gradebook: hidden-test scores beside the notebooks'")
+    books = book.add_subparsers(dest="action", required=True)
+    i = books.add_parser("import", help="write a folder of results files (<student>.json) into the gradebook")
+    i.add_argument("results", metavar="DIR")
+    i.add_argument("--roster", metavar="FILE", help="add every student of the roster (classroom/roster.csv)")
+    i.set_defaults(run=cmd_gradebook_import)
+    c = books.add_parser("collect", help="copy each student's lab notebook and modules to nbgrader/submitted/")
+    c.add_argument("assignment")
+    c.add_argument("--submissions", required=True, metavar="DIR", help="one folder per student")
+    c.add_argument("--to", metavar="DIR", help="nbgrader's submitted folder (default: nbgrader/submitted)")
+    c.set_defaults(run=cmd_gradebook_collect)
+    e = books.add_parser("export", help="one CSV: hidden tests, autograded and written points, per student")
+    e.add_argument("--csv", required=True, metavar="FILE")
+    e.set_defaults(run=cmd_gradebook_export)
+    for each in (i, e):
+        each.add_argument("--db", default=None, help="the gradebook's URL (default: nbgrader/gradebook.db)")
     return p
 
 
@@ -191,6 +246,9 @@ def _terminate(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     args = parser().parse_args(argv)
+    if getattr(args, "db", "absent") is None:
+        from grader.nbgrader_gradebook import DEFAULT_DB
+        args.db = DEFAULT_DB
     try:
         return args.run(args)
     except course.UnknownAssignment as exc:
