@@ -7,6 +7,7 @@ solution line, marker, hidden test or instructor workflow could be found in it.
 """
 from __future__ import annotations
 
+import json
 import shutil
 import tomllib
 import zipfile
@@ -54,6 +55,12 @@ requires-python = "{ours["requires-python"]}"
 dependencies = [
 {deps}]
 
+[project.optional-dependencies]
+lab = [  # the lab notebooks: pip install -e '.[lab]', then jupyter lab
+    "jupyterlab>=4,<5",
+    "matplotlib>=3.8,<4",
+]
+
 [tool.setuptools]
 packages = []
 py-modules = []
@@ -95,16 +102,59 @@ def build_template(dest: Path, assignments: list[Assignment]) -> list[Path]:
 # -- what must never reach students -------------------------------------------------
 
 
+def _particular(line: str, length: int = 24) -> bool:
+    line = line.strip()
+    return len(line) >= length and not line.startswith("#")
+
+
+def _region_lines(lines: list[str], kind: str) -> list[str]:
+    """The lines between BEGIN and END markers of `kind` ('SOLUTION' or 'HIDDEN TESTS')."""
+    found, inside = [], False
+    for line in lines:
+        match = _MARKER.match(line)
+        if match and match["kind"] == kind:
+            inside = match["edge"] == "BEGIN"
+        elif inside:
+            found.append(line)
+    return found
+
+
+def _cell_lines(text: str) -> list[str]:
+    """Every line of every cell of a notebook (its JSON would hide them behind quotes)."""
+    try:
+        cells = json.loads(text).get("cells", [])
+    except ValueError:
+        return text.splitlines()
+    return [line for cell in cells for line in "".join(cell.get("source", "")).splitlines()]
+
+
+def _published_notebook(path: Path) -> bytes:
+    """A lab notebook with its solutions in place, their markers gone, and the hidden tests kept out."""
+    notebook = json.loads(path.read_text())
+    for cell in notebook.get("cells", []):
+        cell["source"] = drop_markers("".join(cell.get("source", "")), source=str(path))
+    return (json.dumps(notebook, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def _notebook_cells(assignment: Assignment) -> list[dict]:
+    cells = []
+    for path in assignment.solution_dir.rglob("*.ipynb"):
+        cells += json.loads(path.read_text()).get("cells", [])
+    return cells
+
+
 def _solution_lines(assignment: Assignment) -> set[str]:
-    """Lines inside solution regions that are particular enough to recognise anywhere."""
-    found, inside = set(), False
+    """Lines of solution regions (and of model answers) particular enough to recognise anywhere."""
+    found = set()
     for path in assignment.solution_dir.rglob("*.py"):
-        for line in path.read_text().splitlines():
-            match = _MARKER.match(line)
-            if match and match["kind"] == "SOLUTION":
-                inside = match["edge"] == "BEGIN"
-            elif inside and len(line.strip()) >= 24 and not line.strip().startswith("#"):
-                found.add(line.strip())
+        found |= {l.strip() for l in _region_lines(path.read_text().splitlines(), "SOLUTION") if _particular(l)}
+    for cell in _notebook_cells(assignment):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        lines = "".join(cell.get("source", "")).splitlines()
+        if meta.get("solution") and cell.get("cell_type") == "markdown":
+            found |= {l.strip() for l in lines if _particular(l)}  # a model answer, all of it
+        elif meta.get("solution"):
+            found |= {l.strip() for l in _region_lines(lines, "SOLUTION") if _particular(l)}
     return found
 
 
@@ -115,6 +165,9 @@ def _hidden_lines(assignment: Assignment) -> set[str]:
             line = line.strip()
             if len(line) >= 40 and not line.startswith(("#", "import ", "from ", '"""', "@pytest", "def ")):
                 found.add(line)
+    for cell in _notebook_cells(assignment):
+        lines = "".join(cell.get("source", "")).splitlines()
+        found |= {l.strip() for l in _region_lines(lines, "HIDDEN TESTS") if _particular(l, 12)}
     return found
 
 
@@ -130,9 +183,10 @@ def scan(folder: Path, assignments: list[Assignment]) -> list[str]:
         if path.name in INSTRUCTOR_WORKFLOWS and ".github" in rel.parts:
             leaks.append(f"{rel}: an instructor's workflow")
         text = path.read_text(errors="replace")
+        lines = _cell_lines(text) if path.suffix == ".ipynb" else text.splitlines()
         if "BEGIN SOLUTION" in text or "BEGIN HIDDEN TESTS" in text or any(_MARKER.match(l) for l in text.splitlines()):
             leaks.append(f"{rel}: a solution or hidden-test marker")
-        leaks += [f"{rel}: {line!r}" for line in text.splitlines() if line.strip() in secret]
+        leaks += [f"{rel}: {line!r}" for line in lines if line.strip() in secret]
     return leaks
 
 
@@ -149,6 +203,8 @@ def build_solutions(dest: Path, assignments: list[Assignment]) -> list[Path]:
             data = path.read_bytes()
             if path.suffix == ".py":
                 data = drop_markers(data.decode(), source=str(path)).encode()
+            elif path.suffix == ".ipynb":
+                data = _published_notebook(path)
             _write(dest / assignment.id / rel, data)
         index.append(f"- [`{assignment.id}/{assignment.module}`]({assignment.id}/{assignment.module})")
     _write(dest / "README.md", "\n".join(index) + "\n")
