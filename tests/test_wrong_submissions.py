@@ -1,6 +1,9 @@
-"""Every hidden test catches a realistic mistake, and every listed mistake loses points.
+"""Every hidden test catches a realistic mistake, and every listed mistake loses points;
+every correct alternative to a reference earns full marks.
 
-The wrong submissions live in tests/wrong_<module>.py, one Variant each.
+The wrong submissions live in tests/wrong_<module>.py, one Variant each, in WRONG;
+correct implementations other than the reference's, where the contract leaves the
+algorithm open, in RIGHT.
 """
 from __future__ import annotations
 
@@ -14,8 +17,9 @@ from conftest import ASSIGNMENTS, assignment, function_of, grade
 from grader import pipeline
 from grader.scoring import NOT_RUN
 
-VARIANTS = [variant for path in sorted(Path(__file__).parent.glob("wrong_*.py"))
-            for variant in importlib.import_module(path.stem).WRONG]
+MODULES = [importlib.import_module(path.stem) for path in sorted(Path(__file__).parent.glob("wrong_*.py"))]
+VARIANTS = [variant for module in MODULES for variant in module.WRONG]
+ALTERNATIVES = [variant for module in MODULES for variant in getattr(module, "RIGHT", ())]
 
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v.assignment in ASSIGNMENTS],
@@ -46,3 +50,13 @@ def test_hidden_test_functions_have_distinct_names(id):
     functions = {spec.nodeid.split("[")[0] for spec in pipeline.manifest_of(assignment(id))}
     names = Counter(function.split("::")[-1] for function in functions)
     assert [name for name, count in names.items() if count > 1] == []
+
+
+@pytest.mark.parametrize("variant", [v for v in ALTERNATIVES if v.assignment in ASSIGNMENTS],
+                         ids=lambda v: f"{v.assignment}:{v.name}")
+def test_correct_alternative_earns_full_marks(variant, submission):
+    """The hidden tests accept every implementation the contract allows, not only the reference's."""
+    result = grade(variant.assignment, submission(variant.assignment, variant.source()))
+    lost = {t.spec.name: f"{t.outcome.status}: {t.outcome.reason}" for t in result.tests if t.score < t.spec.points}
+    assert lost == {}, f"{variant.name} ({variant.mistake}) lost points"
+    assert result.score == result.max_score > 0
