@@ -24,7 +24,7 @@ choice of keys and of the submission's hash function):
   moves must move to the new server; then removing one of the old servers must move
   no key that was not on it. The last two are exact. Ideal placement moves
   Binomial(10000, 1/(n+1)) keys: 0.05 is at least 10 deviations (n = 2), a chance
-  below 1e-20. A 1000-node ring moves the new server's share of the circle,
+  below 1e-15 by Chernoff's bound. A 1000-node ring moves the new server's share of the circle,
   Beta(1000, 1000 n): for n = 2 the limit is 5.1 combined deviations away, a chance
   of 2.8e-7, and far less for larger n. `md5 % n` moves n/(n+1) of the keys.
 - Together, a 1000-node ring fails with probability about 5e-7, below one in a
