@@ -7,19 +7,11 @@ stopped by terminating that context, as estimate_pi stops it.
 """
 import contextlib
 import random
-import socket
 import threading
 
 import zmq
 
 import queuepi
-
-
-def free_url():
-    """A loopback URL where nothing listens yet: the kernel picks the port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return "tcp://127.0.0.1:%d" % probe.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -60,7 +52,7 @@ def test_ones_and_zeros_gives_64_bits():
 
 
 def test_pythagoras_answers_3_4_with_25():
-    url = free_url()
+    url = queuepi.loopback_url()
     with running(queuepi.pythagoras, url) as raised, zmq.Context() as context:
         with context.socket(zmq.REQ) as asker:
             asker.linger = 0
@@ -70,7 +62,7 @@ def test_pythagoras_answers_3_4_with_25():
 
 
 def test_tally_counts_four_times_the_fraction_of_yes():
-    url = free_url()
+    url = queuepi.loopback_url()
     with zmq.Context() as context, context.socket(zmq.PUSH) as pusher:
         pusher.linger = 0
         pusher.connect(url)

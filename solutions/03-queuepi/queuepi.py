@@ -230,12 +230,10 @@ class Progress:
 
 
 def loopback_url() -> str:
-    """A tcp:// URL on a loopback port that is free right now (the kernel picks it): never a fixed port."""
-    ### BEGIN SOLUTION
+    """Given: a tcp:// URL on a loopback port that is free right now (the kernel picks it), never a fixed one."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return "tcp://127.0.0.1:%d" % probe.getsockname()[1]
-    ### END SOLUTION
 
 
 def count_points(zcontext: zmq.Context, points: int) -> float | None:
