@@ -190,6 +190,11 @@ def two_estimates_at_once(points: int, limit: float) -> dict:
 # -- the tests ---------------------------------------------------------------------------------
 
 
+def fresh(run_python, function, *args, limit: float) -> dict:
+    """function(*args, limit) in a fresh interpreter, which has BACKSTOP seconds more to start and report."""
+    return run_python(function, *args, limit, timeout=limit + BACKSTOP)
+
+
 def returned(outcome: tuple[str, object], call: str) -> float:
     """The number `call` returned, or the test fails saying what happened instead."""
     how, value = outcome
@@ -205,8 +210,8 @@ def returned(outcome: tuple[str, object], call: str) -> float:
 @pytest.mark.timeout(60)
 def test_estimate_pi_is_within_five_standard_deviations(run_python):
     """estimate_pi(10_000) is within five standard deviations of pi (sigma = 1.642 / sqrt(10,000) = 0.0164): no point lost, duplicated or over-represented; and it returns within 25 s."""
-    points, limit = 10_000, 25
-    result = run_python(estimate_in_a_fresh_interpreter, points, 2024, limit, timeout=limit + BACKSTOP)
+    points = 10_000
+    result = fresh(run_python, estimate_in_a_fresh_interpreter, points, 2024, limit=25)
     estimate = returned(result["outcome"], f"estimate_pi({points})")
     off = abs(estimate - math.pi) / sigma(points)
     assert off <= 5, (
@@ -261,8 +266,8 @@ def fairness_problems(sockets: list, decisions: list[bytes], points: int, estima
 @pytest.mark.timeout(60)
 def test_estimate_pi_counts_consecutive_points_exactly_once(run_python):
     """Watching every socket: tally counts exactly `points` decisions, and they are the decisions on `points` consecutive published points, each of which reached its subscriber (none lost, none counted twice, none over-represented)."""
-    points, limit = 3000, 15
-    result = run_python(recorded_estimate_in_a_fresh_interpreter, points, 7, limit, timeout=limit + BACKSTOP)
+    points = 3000
+    result = fresh(run_python, recorded_estimate_in_a_fresh_interpreter, points, 7, limit=15)
     estimate = returned(result["outcome"], f"estimate_pi({points}, zcontext)")
     sockets, decisions = counting_context(result["contexts"], points)
     problems = fairness_problems(sockets, decisions, points, estimate)
@@ -273,8 +278,7 @@ def test_estimate_pi_counts_consecutive_points_exactly_once(run_python):
 @pytest.mark.timeout(60)
 def test_estimate_pi_leaves_no_thread_socket_or_process_behind(run_python):
     """When estimate_pi returns, every node has stopped: no thread, zmq context, open TCP socket or child process of its making is left (a second's grace)."""
-    limit = 15
-    result = run_python(estimate_in_a_fresh_interpreter, 2000, 1, limit, timeout=limit + BACKSTOP)
+    result = fresh(run_python, estimate_in_a_fresh_interpreter, 2000, 1, limit=15)
     returned(result["outcome"], "estimate_pi(2000)")
     assert not result["left"], "when estimate_pi(2000) had returned: " + "; ".join(result["left"])
 
@@ -283,8 +287,8 @@ def test_estimate_pi_leaves_no_thread_socket_or_process_behind(run_python):
 @pytest.mark.timeout(60)
 def test_estimate_pi_uses_free_ports(run_python):
     """estimate_pi never uses fixed ports: two runs at once both return good estimates, even with the book's ports 6700-6702 taken."""
-    points, limit = 2000, 20
-    result = run_python(two_estimates_at_once, points, limit, timeout=limit + BACKSTOP)
+    points = 2000
+    result = fresh(run_python, two_estimates_at_once, points, limit=20)
     for i, outcome in enumerate(result["outcomes"], start=1):
         if outcome[0] == "hung":
             pytest.fail(f"of two estimate_pi({points}) run at once, run {i} {outcome[1]} (do the runs share fixed "
