@@ -210,6 +210,17 @@ def drain(zsock: zmq.Socket, quiet: float = QUIET) -> list[list[bytes]]:
     return found
 
 
+def count_arrivals(zsock: zmq.Socket, node: NodeRun, expected: int) -> int:
+    """How many messages arrive: up to `expected` of them, each waited for as long as WAIT, then any
+    more until none has come for QUIET seconds. A slow node is not miscounted; one too eager is."""
+    arrived = 0
+    while arrived < expected and zsock.poll(int(WAIT * 1000)):
+        zsock.recv_multipart()
+        arrived += 1
+        node.check()
+    return arrived + len(drain(zsock))
+
+
 def single_frame(frames: list[bytes], what: str) -> bytes:
     assert len(frames) == 1, f"{what} should be a single string, not a message of {len(frames)} frames: {frames!r}"
     return frames[0]
@@ -273,9 +284,12 @@ class Pythagoras:
         self.socket.send_string(json.dumps(reply))
         return request
 
-    def serve(self, node: NodeRun) -> list[bytes]:
-        """Answer every request until none has come for QUIET seconds."""
+    def serve(self, node: NodeRun, expected: int) -> list[bytes]:
+        """Answer `expected` requests (each waited for as long as WAIT), then any more until none has
+        come for QUIET seconds."""
         requests = []
+        while len(requests) < expected and self.socket.poll(int(WAIT * 1000)):
+            requests.append(self.answer(node))
         while self.socket.poll(int(QUIET * 1000)):
             requests.append(self.answer(node))
         return requests
