@@ -1,7 +1,8 @@
 """Estimating pi with five ZeroMQ nodes: the book's queuepi.py, made unbiased and stoppable.
 
 Foundations of Python Network Programming, chapter 8 ("Message Queues"). Read the
-handout (README.md) first; the functions below are in the order it builds them.
+handout (README.md) first: it explains each node, each socket pair, and the traps
+that estimate_pi must avoid to count every point exactly once.
 
     bitsource --PUB/SUB '00'--------------> always_yes --PUSH/PULL--> tally
               --PUB/SUB '01' '10' '11'---> judge --------PUSH/PULL--> tally
