@@ -57,12 +57,16 @@ def student_dir(pytestconfig) -> str:
     return os.path.abspath(folder)
 
 
+# Once the result is written the interpreter exits at once: a thread the student's
+# code left running must not hold it open (the test judges leftovers itself).
 _RUNNER = """\
-import base64, pickle, sys
+import base64, os, pickle, sys
 sys.path.append({student_dir!r})
 function, args = pickle.loads(base64.b64decode(sys.argv[1]))
 result = function(*args)
 sys.stdout.write(base64.b64encode(pickle.dumps(result)).decode())
+sys.stdout.flush()
+os._exit(0)
 """
 
 

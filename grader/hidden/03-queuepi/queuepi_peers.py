@@ -1,0 +1,359 @@
+"""The other end of every socket: the hidden tests play each node's peers over real TCP.
+
+Each node under test runs in a thread on a zmq.Context of its own (`NodeRun`), so
+that terminating that context stops that node and nothing else. The test's own
+sockets live on another context (`Peers`) and bind tcp://127.0.0.1:* wherever the
+node connects. Every wait is bounded, and a node that raised is reported, with its
+exception, at the next wait.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+import pytest
+import zmq
+
+from grader.harness import free_port
+
+WAIT = 5.0  # seconds any one message may take to arrive
+QUIET = 0.3  # seconds of silence after which no more messages are expected
+STOP_BOUND = 2.0  # the contract's second for a node to return after term(), doubled for a busy machine
+TICK_MS = 50
+
+
+def free_url() -> str:
+    """A tcp:// URL on a free loopback port, for a node that binds (it has to be told where)."""
+    return f"tcp://127.0.0.1:{free_port()}"
+
+
+def describe_exception(exc: BaseException) -> str:
+    """'ValueError: the message (at queuepi.py, line N)'."""
+    message = f": {exc}" if str(exc) else ""
+    return f"{type(exc).__name__}{message}{where_raised(exc)}"
+
+
+def where_raised(exc: BaseException) -> str:
+    """' (at queuepi.py, line N)' for the deepest frame of the student's module, if any."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith("queuepi.py")]
+    return f" (at queuepi.py, line {frames[-1].lineno})" if frames else ""
+
+
+@dataclass
+class Stopped:
+    """How a node took the termination of its context."""
+
+    returned_after: float | None  # seconds from term() to the node's return; None: still running
+    term_finished: bool  # term() itself returned: every socket was closed, nothing unsent held it
+    error: BaseException | None  # what the node raised instead of returning
+
+
+class NodeRun:
+    """One node, function(context, *args, **kwargs), in a daemon thread on a fresh context."""
+
+    def __init__(self, name: str, function, args: tuple, kwargs: dict):
+        self.name = name
+        self.context = zmq.Context()
+        self.result = None
+        self.error: BaseException | None = None
+        self.stopped: Stopped | None = None
+        self.silent = False  # a wait for it timed out
+        self.thread = threading.Thread(target=self._run, args=(function, args, kwargs),
+                                       name=f"test-node-{name}", daemon=True)
+        self.thread.start()
+
+    def _run(self, function, args, kwargs) -> None:
+        try:
+            self.result = function(self.context, *args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - whatever the node raised is reported to the student
+            self.error = exc
+
+    @property
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def describe_error(self) -> str:
+        if self.error is None:
+            return ""
+        return f"{self.name} raised {describe_exception(self.error)}"
+
+    def check(self) -> None:
+        """Fail the test now if the node is no longer running (it should run until terminated)."""
+        if not self.alive:
+            pytest.fail(self.describe_error() or f"{self.name} returned before its context was terminated",
+                        pytrace=False)
+
+    def finish(self, within: float = WAIT) -> None:
+        """Wait for a node that should return by itself (tally with points)."""
+        self.thread.join(within)
+        if self.error is not None:
+            pytest.fail(self.describe_error(), pytrace=False)
+
+    def stop(self, bound: float = STOP_BOUND) -> Stopped:
+        """Terminate the node's context (in a thread: term() may hang) and see how the node takes it."""
+        if self.stopped is None:
+            started = time.monotonic()
+            terminator = threading.Thread(target=self.context.term, name=f"test-term-{self.name}", daemon=True)
+            terminator.start()
+            self.thread.join(bound)
+            returned_after = None if self.thread.is_alive() else time.monotonic() - started
+            terminator.join(max(0.0, bound - (time.monotonic() - started)))
+            self.stopped = Stopped(returned_after, not terminator.is_alive(), self.error)
+        return self.stopped
+
+    def reap(self, attempts: int = 20) -> None:
+        """Containment, not grading: a node still running after term() gets SystemExit raised in its
+        thread (again and again, for a second), so that a spinning loop does not slow later tests."""
+        for _ in range(attempts):
+            if not self.alive or self.thread.ident is None:
+                return
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread.ident),
+                                                       ctypes.py_object(SystemExit))
+            self.thread.join(0.05)
+
+
+class Peers:
+    """The test's side of every socket, on a context of its own; each socket closed with linger 0."""
+
+    def __init__(self):
+        self.context = zmq.Context()
+        self.sockets: list[zmq.Socket] = []
+        self.processes: list[subprocess.Popen] = []
+
+    def socket(self, kind: int, **options) -> zmq.Socket:
+        zsock = self.context.socket(kind)
+        zsock.linger = 0
+        for name, value in options.items():
+            setattr(zsock, name, value)
+        self.sockets.append(zsock)
+        return zsock
+
+    def bind(self, kind: int, **options) -> tuple[zmq.Socket, str]:
+        """A socket bound to a loopback port of the kernel's choosing, and its URL."""
+        zsock = self.socket(kind, **options)
+        zsock.bind("tcp://127.0.0.1:*")
+        return zsock, zsock.last_endpoint.decode()
+
+    def connect(self, kind: int, url: str, **options) -> zmq.Socket:
+        zsock = self.socket(kind, reconnect_ivl=10, **options)  # a node that binds late is found at once
+        zsock.connect(url)
+        return zsock
+
+    def frozen_subscriber(self, url: str, node: NodeRun) -> None:
+        """A subscriber in a process of its own that receives one message and is then stopped (SIGSTOP):
+        it reads nothing more, so the publisher's queue to it fills with messages it cannot deliver.
+        (A zmq SUB socket cannot play this: when full it drops, and so keeps draining the connection.)"""
+        process = subprocess.Popen([sys.executable, "-c", _FROZEN_SUBSCRIBER, url], stdout=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL, text=True)
+        self.processes.append(process)
+        ready = threading.Thread(target=process.stdout.readline, daemon=True)
+        ready.start()
+        ready.join(WAIT + 5)  # an interpreter to start, and one message from the node
+        node.check()
+        if ready.is_alive():
+            pytest.fail(f"a subscriber connected to {node.name}'s url {url} received nothing within {WAIT:.0f} s",
+                        pytrace=False)
+        os.kill(process.pid, signal.SIGSTOP)
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.kill()
+            process.wait()
+        for zsock in self.sockets:
+            zsock.close(linger=0)
+        self.context.term()
+
+
+_FROZEN_SUBSCRIBER = """\
+import sys, time, zmq
+sub = zmq.Context().socket(zmq.SUB)
+sub.rcvbuf = 4096
+sub.connect(sys.argv[1])
+sub.subscribe(b"")
+sub.recv()
+print("ready", flush=True)
+time.sleep(3600)
+"""
+
+
+def receive(zsock: zmq.Socket, node: NodeRun, what: str, wait: float = WAIT) -> list[bytes]:
+    """The next message on zsock, as its list of frames; fails the test after `wait` seconds.
+
+    Once a wait has timed out, later waits on the same node fail at once (Hypothesis
+    would otherwise spend `wait` on every example it shrinks through).
+    """
+    if node.silent:
+        pytest.fail(f"{what}: {node.name} had already fallen silent earlier in this test", pytrace=False)
+    deadline = time.monotonic() + wait
+    while not zsock.poll(TICK_MS):
+        node.check()
+        if time.monotonic() > deadline:
+            node.silent = True
+            pytest.fail(f"{what}: nothing arrived within {wait:.0f} s", pytrace=False)
+    return zsock.recv_multipart()
+
+
+def drain(zsock: zmq.Socket, quiet: float = QUIET) -> list[list[bytes]]:
+    """Every message that arrives until none has for `quiet` seconds."""
+    found = []
+    while zsock.poll(int(quiet * 1000)):
+        found.append(zsock.recv_multipart())
+    return found
+
+
+def count_arrivals(zsock: zmq.Socket, node: NodeRun, expected: int) -> int:
+    """How many messages arrive: up to `expected` of them, each waited for as long as WAIT, then any
+    more until none has come for QUIET seconds. A slow node is not miscounted; one too eager is."""
+    arrived = 0
+    while arrived < expected and zsock.poll(int(WAIT * 1000)):
+        zsock.recv_multipart()
+        arrived += 1
+        node.check()
+    return arrived + len(drain(zsock))
+
+
+def single_frame(frames: list[bytes], what: str) -> bytes:
+    assert len(frames) == 1, f"{what} should be a single string, not a message of {len(frames)} frames: {frames!r}"
+    return frames[0]
+
+
+class Publisher:
+    """The test's bitsource: an XPUB socket, so it sees exactly what each subscriber subscribes to."""
+
+    def __init__(self, peers: Peers):
+        self.socket, self.url = peers.bind(zmq.XPUB)
+        self.topics: set[bytes] = set()
+
+    def _read_subscriptions(self, wait_ms: int) -> bool:
+        if not self.socket.poll(wait_ms):
+            return False
+        event = self.socket.recv()
+        if event[:1] == b"\x01":
+            self.topics.add(event[1:])
+        elif event[:1] == b"\x00":
+            self.topics.discard(event[1:])
+        return True
+
+    def covers(self, prefix: bytes) -> bool:
+        """Would a message starting with `prefix` reach the subscriber now?"""
+        return any(prefix.startswith(topic) for topic in self.topics)
+
+    def wait_for(self, node: NodeRun, prefixes, wait: float = WAIT) -> None:
+        """Until messages with every one of `prefixes` would be delivered, then QUIET seconds more
+        for any further subscriptions made in the same breath."""
+        deadline = time.monotonic() + wait
+        while not all(self.covers(p) for p in prefixes):
+            self._read_subscriptions(TICK_MS)
+            node.check()
+            if time.monotonic() > deadline:
+                missing = [p for p in prefixes if not self.covers(p)]
+                pytest.fail(f"{node.name} never subscribed so as to receive points starting with "
+                            f"{', '.join(map(repr, missing))} from {self.url} within {wait:.0f} s "
+                            f"(its subscriptions: {sorted(self.topics)})", pytrace=False)
+        while self._read_subscriptions(int(QUIET * 1000)):
+            pass
+
+    def publish(self, bits: str) -> None:
+        self.socket.send_string(bits)
+
+
+class Pythagoras:
+    """The test's pythagoras: a REP socket that answers judge with sums the test chooses."""
+
+    def __init__(self, peers: Peers):
+        self.socket, self.url = peers.bind(zmq.REP)
+
+    def answer(self, node: NodeRun, reply=None, wait: float = WAIT) -> bytes:
+        """Wait for one request and answer it with `reply` (by default the true sum of squares)."""
+        request = single_frame(receive(self.socket, node, f"{node.name} sent pythagoras no request", wait),
+                               "a request to pythagoras")
+        if reply is None:
+            try:
+                reply = sum(n * n for n in json.loads(request))
+            except (ValueError, TypeError):
+                reply = 0
+        self.socket.send_string(json.dumps(reply))
+        return request
+
+    def serve(self, node: NodeRun, expected: int) -> list[bytes]:
+        """Answer `expected` requests (each waited for as long as WAIT), then any more until none has
+        come for QUIET seconds."""
+        requests = []
+        while len(requests) < expected and self.socket.poll(int(WAIT * 1000)):
+            requests.append(self.answer(node))
+        while self.socket.poll(int(QUIET * 1000)):
+            requests.append(self.answer(node))
+        return requests
+
+
+class Asker:
+    """The test's judge: a REQ socket asking pythagoras, made afresh after a question left unanswered."""
+
+    def __init__(self, peers: Peers, url: str, node: NodeRun):
+        self.peers, self.url, self.node = peers, url, node
+        self.socket = peers.connect(zmq.REQ, url)
+
+    def ask(self, payload: bytes) -> bytes:
+        self.socket.send(payload)
+        try:
+            return single_frame(receive(self.socket, self.node, f"pythagoras did not answer {payload!r}"),
+                                "pythagoras's answer")
+        except BaseException:
+            self.socket.close(linger=0)  # a REQ that got no answer cannot ask again
+            self.socket = self.peers.connect(zmq.REQ, self.url)
+            raise
+
+
+# -- is it a fair coin? --------------------------------------------------------------
+
+FALSE_ALARM = 1e-7  # the chance that a truly uniform source fails, all checks together
+
+
+def allowed_deviation(n: int, checks: int) -> float:
+    """Hoeffding: for n independent events, P(|count - n p| >= t) <= 2 exp(-2 t^2 / n); with
+    t = sqrt(n ln(2 checks / FALSE_ALARM) / 2) each check fails a fair source with probability at
+    most FALSE_ALARM / checks, so all of them together with at most FALSE_ALARM (1e-7 < 1e-6)."""
+    return math.sqrt(n * math.log(2 * checks / FALSE_ALARM) / 2)
+
+
+def uniformity_problems(samples: list[str]) -> list[str]:
+    """What looks unlike fair coin flips in equal-length bit strings; [] when nothing does.
+
+    - each position is '1' half the time (len(samples) events each);
+    - neighbouring bits agree half the time (for independent fair bits the events
+      b[i] == b[i+1] are independent and fair too: len(samples) * (length - 1) events);
+    - the two-bit prefixes '00', '01', '10', '11' come a quarter of the time each.
+    """
+    n, length = len(samples), len(samples[0])
+    checks = length + 1 + 4
+    problems = []
+    for position in range(length):
+        ones = sum(s[position] == "1" for s in samples)
+        if abs(ones - n / 2) > allowed_deviation(n, checks):
+            problems.append(f"bit {position} was 1 in {ones} of {n} strings (a fair bit: about {n // 2})")
+    pairs = n * (length - 1)
+    agree = sum(s[i] == s[i + 1] for s in samples for i in range(length - 1))
+    if abs(agree - pairs / 2) > allowed_deviation(pairs, checks):
+        problems.append(f"neighbouring bits agreed {agree} times in {pairs} (independent bits: about {pairs // 2})")
+    for prefix in ("00", "01", "10", "11"):
+        count = sum(s.startswith(prefix) for s in samples)
+        if abs(count - n / 4) > allowed_deviation(n, checks):
+            problems.append(f"{count} of {n} strings started with {prefix!r} (about {n // 4} expected)")
+    return problems
+
+
+def inside(bits: str, b: int = 32) -> bool:
+    """The book's decision for one point of 2 * b bits: always_yes's for '00', judge's for the rest."""
+    if bits.startswith("00"):
+        return True
+    n, m = int(bits[::2], 2), int(bits[1::2], 2)
+    return n * n + m * m < 2 ** (2 * b)

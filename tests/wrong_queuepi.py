@@ -1,0 +1,112 @@
+"""Wrong queuepi.py submissions: one realistic mistake each, and the hidden tests that catch it."""
+from variants import Variant
+
+A = "03-queuepi"
+
+START_BITSOURCE = "start_thread(bitsource, zcontext, pubsub, None, points, 2)"
+ALWAYS_YES_LOOP = '''            isock.recv_string()
+            osock.send_string("Y")
+'''
+TALLY_END = '''    except zmq.ContextTerminated:
+        pass
+    finally:
+        close_sockets(zsock)
+    return estimate
+'''
+SQUARES = "zsock.send_json(sum(n * n for n in numbers))"
+DRAW = "bits = (rng or random).getrandbits(digits)"
+PUBLISH = "zsock.send_string(ones_and_zeros(2 * B, rng))"
+
+WRONG = [
+    # -- estimate_pi: the book's three ways to a biased count -------------------------------------------
+    Variant(A, "book-flat-out", "the book's pipeline run flat out: bitsource publishes forever with the default "
+            "high-water mark, and the count stops at `points`",
+            ("test_estimate_pi_is_within_five_standard_deviations",
+             "test_estimate_pi_counts_consecutive_points_exactly_once"),
+            ((START_BITSOURCE, "start_thread(bitsource, zcontext, pubsub)"),)),
+    Variant(A, "count-stops-with-always-yes-ahead", "no point is dropped, but bitsource never stops, so the count "
+            "ends while always_yes is thousands of points ahead of judge",
+            ("test_estimate_pi_is_within_five_standard_deviations",
+             "test_estimate_pi_counts_consecutive_points_exactly_once"),
+            ((START_BITSOURCE, "start_thread(bitsource, zcontext, pubsub, None, None, 2)"),
+             ("        if count is not None:\n            zsock.sndhwm = 0", "        if True:\n            zsock.sndhwm = 0"))),
+    Variant(A, "slow-joiner", "publishes the points as soon as bitsource has bound, before its subscribers joined",
+            ("test_estimate_pi_is_within_five_standard_deviations",
+             "test_estimate_pi_counts_consecutive_points_exactly_once"),
+            ((START_BITSOURCE, "start_thread(bitsource, zcontext, pubsub, None, points)"),)),
+    Variant(A, "fixed-ports", "wires the nodes on the book's fixed ports 6700-6702",
+            ("test_estimate_pi_uses_free_ports",),
+            (("pubsub, reqrep, pushpull = loopback_url(), loopback_url(), loopback_url()",
+              'pubsub, reqrep, pushpull = "tcp://127.0.0.1:6700", "tcp://127.0.0.1:6701", "tcp://127.0.0.1:6702"'),)),
+    Variant(A, "never-terminates", "waits for tally but never terminates the context: the other nodes run on",
+            ("test_estimate_pi_leaves_no_thread_socket_or_process_behind",),
+            (("    zcontext.term()  # every node returns, its sockets closed\n", ""),)),
+    # -- stopping -------------------------------------------------------------------------------------------
+    Variant(A, "node-never-returns", "always_yes catches ContextTerminated inside its loop and carries on",
+            ("test_node_returns_within_a_second_of_termination",),
+            ((ALWAYS_YES_LOOP, '            try:\n                isock.recv_string()\n                osock.send_string("Y")\n'
+                               "            except zmq.ContextTerminated:\n                continue\n"),)),
+    Variant(A, "linger-set-too-late", "calls close(linger=0) after ContextTerminated instead of setting LINGER "
+            "when the socket is made: pyzmq cannot set it any more, and term() waits on unsent messages",
+            ("test_node_returns_within_a_second_of_termination",),
+            (("    zsock.linger = 0\n    return zsock\n", "    return zsock\n"),
+             ("        zsock.close()\n", "        zsock.close(linger=0)\n"))),
+    # -- the nodes --------------------------------------------------------------------------------------------
+    Variant(A, "strip-without-zfill", "bin(bits).strip('0b') without zfill: leading (and trailing) zeros vanish",
+            ("test_ones_and_zeros_is_exactly_digits_bits", "test_bitsource_binds_and_publishes_strings_of_64_bits"),
+            (('    return format(bits, "b").zfill(digits)\n', '    return bin(bits).strip("0b")\n'),)),
+    Variant(A, "ones-and-zeros-ignores-rng", "draws from the global random even when given an rng",
+            ("test_ones_and_zeros_draws_from_the_rng_it_is_given",
+             "test_bitsource_publishes_ones_and_zeros_of_its_rng_in_order"),
+            ((DRAW, "bits = random.getrandbits(digits)"),)),
+    Variant(A, "first-bit-always-zero", "draws digits - 1 random bits and pads: the first bit is always 0",
+            ("test_ones_and_zeros_bits_are_uniform_and_independent", "test_bitsource_bits_are_uniform"),
+            ((DRAW, "bits = (rng or random).getrandbits(digits - 1)"),)),
+    Variant(A, "bitsource-ignores-rng", "bitsource publishes ones_and_zeros(2 * B) without passing its rng on",
+            ("test_bitsource_publishes_ones_and_zeros_of_its_rng_in_order",),
+            ((PUBLISH, "zsock.send_string(ones_and_zeros(2 * B))"),)),
+    Variant(A, "bitsource-publishes-b-bits", "publishes B bits, one coordinate's worth, instead of 2 * B",
+            ("test_bitsource_binds_and_publishes_strings_of_64_bits",),
+            ((PUBLISH, "zsock.send_string(ones_and_zeros(B, rng))"),)),
+    Variant(A, "always-yes-takes-11", "always_yes also subscribes to b'11'",
+            ("test_always_yes_subscribes_to_00_only",),
+            (('        isock.subscribe(b"00")\n', '        isock.subscribe(b"00")\n        isock.subscribe(b"11")\n'),)),
+    Variant(A, "always-yes-says-yes", "always_yes pushes 'yes' instead of the book's 'Y'",
+            ("test_always_yes_pushes_Y_for_each_point",),
+            ((ALWAYS_YES_LOOP, ALWAYS_YES_LOOP.replace('"Y"', '"yes"')),)),
+    Variant(A, "judge-takes-00", "judge also subscribes to b'00', so those points are counted twice",
+            ("test_judge_subscribes_to_01_10_11_only", "test_estimate_pi_is_within_five_standard_deviations"),
+            (('for prefix in b"01", b"10", b"11":', 'for prefix in b"00", b"01", b"10", b"11":'),)),
+    Variant(A, "halves-not-interleaved", "takes n and m as the first and second halves of the bits",
+            ("test_judge_asks_pythagoras_about_the_interleaved_coordinates",),
+            (("n, m = int(bits[::2], 2), int(bits[1::2], 2)", "n, m = int(bits[:B], 2), int(bits[B:], 2)"),)),
+    Variant(A, "judge-sends-text", "judge sends '<n> <m>' as text rather than the JSON array",
+            ("test_judge_asks_pythagoras_about_the_interleaved_coordinates",),
+            (("psock.send_json([n, m])", 'psock.send_string("%d %d" % (n, m))'),)),
+    Variant(A, "unit-2-to-the-b", "compares the sum of squares with 2 ** B, the radius, not its square",
+            ("test_judge_says_Y_below_2_to_the_64_and_N_from_there",
+             "test_estimate_pi_is_within_five_standard_deviations"),
+            (("unit = 2 ** (2 * B)", "unit = 2 ** B"),)),
+    Variant(A, "judge-on-the-circle-is-inside", "says 'Y' for a sum of exactly 2 ** (2 * B) too",
+            ("test_judge_says_Y_below_2_to_the_64_and_N_from_there",),
+            (('"Y" if sumsquares < unit else "N"', '"Y" if sumsquares <= unit else "N"'),)),
+    Variant(A, "pythagoras-sums-numbers", "replies with sum(numbers), forgetting to square them",
+            ("test_pythagoras_replies_with_the_sum_of_squares", "test_estimate_pi_is_within_five_standard_deviations"),
+            ((SQUARES, "zsock.send_json(sum(numbers))"),)),
+    Variant(A, "pythagoras-float", "replies with a float, inexact for big integers",
+            ("test_pythagoras_replies_with_the_sum_of_squares",),
+            ((SQUARES, "zsock.send_json(float(sum(n * n for n in numbers)))"),)),
+    Variant(A, "tally-adds-one", "adds 1 for each 'Y' instead of 4",
+            ("test_tally_returns_four_times_the_fraction_of_yes", "test_tally_writes_one_line_per_decision_like_the_book",
+             "test_estimate_pi_is_within_five_standard_deviations"),
+            (("                p += 4\n", "                p += 1\n"),)),
+    Variant(A, "tally-one-too-many", "counts points + 1 decisions before returning",
+            ("test_tally_returns_after_exactly_points_decisions", "test_tally_returns_four_times_the_fraction_of_yes"),
+            (("while points is None or q < points:", "while points is None or q <= points:"),)),
+    Variant(A, "tally-prints-to-stdout", "prints its lines to standard output, never to `out`",
+            ("test_tally_writes_one_line_per_decision_like_the_book",),
+            (("print(decision, estimate, file=out)", "print(decision, estimate)"),)),
+    Variant(A, "tally-forgets-on-termination", "returns None when terminated instead of the latest estimate",
+            ("test_tally_without_points_returns_the_latest_estimate_when_terminated",),
+            ((TALLY_END, TALLY_END.replace("        pass\n", "        return None\n")),)),
+]
