@@ -4,6 +4,7 @@
 - `OneConnection` is a listener of ours that reads one connection to its end;
 - `send_and_close` is a client of ours that ends with a FIN or a reset;
 - `Call` runs student code in a thread, so that every wait on it is bounded;
+- `time_reading` measures the CPU time a reader spends on a payload;
 - `private_network` finds how this machine makes a network namespace, and
   `dead_peer` (run inside one) makes a peer vanish under the student's `receive`.
 
@@ -195,6 +196,9 @@ class Call:
             detail = f": {self.error}" if str(self.error) else ""
             raise AssertionError(f"{what} raised {type(self.error).__name__}{detail}") from self.error
         return self.value
+
+
+# -- what reading costs -------------------------------------------------------------
 
 
 def plain_reader(listener: socket.socket) -> bytes:

@@ -10,13 +10,16 @@ from peers import Call, plain_listener, plain_reader, send_and_close, stop_liste
 
 CHUNKS = st.lists(st.binary(max_size=5000), max_size=30)
 PAYLOAD = 2 << 20  # bytes: 2 MiB
-# A byte-at-a-time reader costs about 1 µs of CPU per byte; a reader of 64 KiB
-# chunks, about 2 ms for the whole 2 MiB. Measured here: recv(1) 600 times the
-# plain reader, recv(4096) 1.3 times, recv(1024) with quadratic `data += chunk`
-# 22 times. Allowing 50 times the plain reader's median passes every sensible
-# reader with room to spare, and fails recv(1) by a factor of ten; CPU time of the
-# reading thread, unlike wall time, is not inflated by a busy machine.
-SLOWER_ALLOWED = 50
+# A byte-at-a-time reader costs about a microsecond of CPU per byte; a plain reader
+# of 64 KiB chunks, about a millisecond for the whole 2 MiB. Measured here against
+# that plain reader: recv(1) 570 to 2,400 times, recv(1024) into a list 5 times,
+# and readers that accumulate with a quadratic `data += chunk` (not what the
+# contract is about) 21 times with recv(4096), 63 with recv(1024), 124 with
+# recv(512). Allowing 200 times passes all of those and fails recv(1) by a factor
+# of three at the very least. CPU time of the reading thread, unlike wall time, is
+# not inflated by a busy machine (the reference measures 0.3 to 1.3 times the plain
+# reader with both cores busy).
+SLOWER_ALLOWED = 200
 
 
 def receive_from_a_client_of_ours(keepalive, chunks, reset=False, on_data=None) -> Call:
@@ -63,13 +66,15 @@ def test_receive_returns_what_arrived_before_a_reset(keepalive):
     words = [b"first words\n", b"then a reset\n" * 100]
     call = receive_from_a_client_of_ours(keepalive, words, reset=True)
     got = call.result("receive(listener), when the peer reset the connection,")
-    assert got == b"".join(words), f"after a reset, receive returned {got[:80]!r} ({len(got)} bytes) of what came before"
+    assert got == b"".join(words), (
+        f"after a reset, receive returned {got[:80]!r} ({len(got)} bytes) instead of the {len(b''.join(words))} "
+        "bytes that came before it")
 
 
 @pytest.mark.points(3)
 @pytest.mark.timeout(150)
 def test_receive_reads_in_chunks(keepalive):
-    """receive reads in sensible chunks: on 2 MiB it costs at most 50 times the CPU time of a plain reader."""
+    """receive reads in sensible chunks: on 2 MiB it costs at most 200 times the CPU time of a plain reader."""
     payload = bytes(range(256)) * (PAYLOAD // 256)
     plain = statistics.median(time_reading(plain_reader, payload)[0] for _ in range(3))
     spent, got = time_reading(keepalive.receive, payload)

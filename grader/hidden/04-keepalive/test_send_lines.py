@@ -30,7 +30,8 @@ def test_send_lines_sends_each_line_with_a_newline(keepalive, lines):
     expected = wire_form(lines)
     assert received == expected, (f"send_lines(host, port, {lines!r}) delivered {received[:200]!r}; expected "
                                   f"{expected[:200]!r} (each line UTF-8 encoded, then b'\\n')")
-    assert count == len(expected), f"send_lines(host, port, {lines!r}) returned {count!r}; it sent {len(expected)} bytes"
+    assert count == len(expected), (
+        f"send_lines(host, port, {lines!r}) returned {count!r}; it sent {len(expected)} bytes")
 
 
 @pytest.mark.points(3)
