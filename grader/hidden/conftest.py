@@ -15,6 +15,7 @@ import os
 import pickle
 import subprocess
 import sys
+from typing import Sequence
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -72,21 +73,26 @@ os._exit(0)
 
 @pytest.fixture
 def run_python(student_dir):
-    """run_python(function, *args, hashseed="1") -> function(*args), computed in a new interpreter.
+    """run_python(function, *args, hashseed="1", prefix=()) -> function(*args), in a new interpreter.
 
     `function` must be picklable by reference: a module-level function of a test
     module, which the new interpreter finds because the tests' folders are passed on.
     Tests run with PYTHONHASHSEED=0, so by default the new interpreter hashes
     differently: anything built on hash() does not survive the trip.
+    `prefix` is a command that runs the interpreter for us (`unshare --net`,
+    `sudo -n unshare --net`); the variables the runner needs go through it with
+    env(1), since sudo drops the environment.
     """
 
-    def run(function, *args, hashseed: str = "1", timeout: float = 60):
+    def run(function, *args, hashseed: str = "1", timeout: float = 60, prefix: Sequence[str] = ()):
         payload = base64.b64encode(pickle.dumps((function, args))).decode()
         paths = [p for p in sys.path if p and p != student_dir]
-        env = dict(os.environ, PYTHONHASHSEED=hashseed, PYTHONPATH=os.pathsep.join(paths))
-        code = _RUNNER.format(student_dir=student_dir)
+        needed = {"PYTHONHASHSEED": hashseed, "PYTHONPATH": os.pathsep.join(paths)}
+        command = [sys.executable, "-P", "-c", _RUNNER.format(student_dir=student_dir), payload]
+        if prefix:
+            command = [*prefix, "env", *(f"{name}={value}" for name, value in needed.items()), *command]
         try:
-            done = subprocess.run([sys.executable, "-P", "-c", code, payload], env=env, capture_output=True,
+            done = subprocess.run(command, env=dict(os.environ, **needed), capture_output=True,
                                   text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             pytest.fail(f"a fresh interpreter running {function.__name__} did not finish within {timeout} s",

@@ -1,0 +1,70 @@
+"""Wrong keepalive.py submissions: one realistic mistake each, and the hidden tests that catch it."""
+from variants import Variant
+
+A = "04-keepalive"
+
+TURN_ON = "    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)\n"
+TIMINGS = "((idle_option, idle), (\"TCP_KEEPINTVL\", interval), (\"TCP_KEEPCNT\", count))"
+GUARD = "        if hasattr(socket, name):\n"
+RECV = "                chunk = connection.recv(65536)\n"
+CATCH = "            except OSError:  # keepalive gave up, or the peer reset: it is gone\n"
+OPTION_TESTS = ("test_enable_keepalive_sets_what_it_is_given", "test_enable_keepalive_defaults",
+                "test_listener_has_keepalive_on", "test_accepted_connection_inherits_keepalive",
+                "test_receive_returns_when_the_peer_vanishes")
+
+WRONG = [
+    Variant(A, "so-keepalive-at-tcp-level", "sets SO_KEEPALIVE at level IPPROTO_TCP (where 9 means TCP_DEFER_ACCEPT)",
+            OPTION_TESTS + ("test_send_lines_turns_keepalive_on",),
+            ((TURN_ON, "    sock.setsockopt(socket.IPPROTO_TCP, socket.SO_KEEPALIVE, 1)\n"),)),
+    Variant(A, "keepalive-never-turned-on", "sets the three timings but never turns SO_KEEPALIVE on",
+            OPTION_TESTS + ("test_send_lines_turns_keepalive_on",),
+            ((TURN_ON, ""),)),
+    Variant(A, "hasattr-on-the-socket-class", "the course's guard: hasattr(socket.socket, ...), the class, skips all",
+            OPTION_TESTS + ("test_listener_has_the_given_timings",),
+            ((TURN_ON, '    if hasattr(socket.socket, "SO_KEEPALIVE"):\n    ' + TURN_ON),
+             (GUARD, "        if hasattr(socket.socket, name):\n"))),
+    Variant(A, "idle-and-interval-swapped", "gives TCP_KEEPIDLE the interval and TCP_KEEPINTVL the idle time",
+            ("test_enable_keepalive_sets_what_it_is_given", "test_enable_keepalive_defaults",
+             "test_listener_has_the_given_timings"),
+            ((TIMINGS, "((idle_option, interval), (\"TCP_KEEPINTVL\", idle), (\"TCP_KEEPCNT\", count))"),)),
+    Variant(A, "listen-ignores-the-timings", "listen enables keepalive with the defaults, not its arguments",
+            ("test_listener_has_the_given_timings", "test_accepted_connection_inherits_keepalive"),
+            (("    enable_keepalive(listener, idle, interval, count)\n", "    enable_keepalive(listener)\n"),)),
+    Variant(A, "listens-on-every-interface", "binds '' (every interface) instead of the host it is given",
+            ("test_listen_returns_a_listening_socket",),
+            (("socket.create_server((host, port))", 'socket.create_server(("", port))'),)),
+    Variant(A, "recv-one-byte", "reads a byte at a time",
+            ("test_receive_reads_in_chunks",),
+            ((RECV, "                chunk = connection.recv(1)\n"),)),
+    Variant(A, "raises-on-a-dead-peer", "lets the reset or the keepalive timeout escape from receive",
+            ("test_receive_returns_what_arrived_before_a_reset", "test_receive_returns_when_the_peer_vanishes"),
+            (("            try:\n" + RECV + CATCH + "                break\n",
+              "            chunk = connection.recv(65536)\n"),)),
+    Variant(A, "catches-only-resets", "catches ConnectionResetError only, so keepalive's TimeoutError escapes",
+            ("test_receive_returns_when_the_peer_vanishes",),
+            ((CATCH, "            except ConnectionResetError:\n"),)),
+    Variant(A, "receive-decodes-text", "decodes what it received and returns a str",
+            ("test_receive_returns_every_byte_in_order",),
+            (('    return b"".join(chunks)\n', '    return b"".join(chunks).decode("utf-8", "replace")\n'),)),
+    Variant(A, "on-data-gets-the-total", "calls on_data with everything received so far, not the new chunk",
+            ("test_receive_gives_each_chunk_to_on_data",),
+            (("                on_data(chunk)\n", '                on_data(b"".join(chunks))\n'),)),
+    Variant(A, "no-newline", "sends each line without the '\\n' after it",
+            ("test_send_lines_sends_each_line_with_a_newline", "test_client_mode_sends_the_lines_typed"),
+            (('            data = line.encode("utf-8") + b"\\n"\n', '            data = line.encode("utf-8")\n'),)),
+    Variant(A, "counts-lines-not-bytes", "returns the number of lines sent, not bytes",
+            ("test_send_lines_sends_each_line_with_a_newline",),
+            (("            sent += len(data)\n", "            sent += 1\n"),)),
+    Variant(A, "send-not-sendall", "uses socket.send, which may send only part of a large line",
+            ("test_send_lines_sends_large_lines_whole",),
+            (("            connection.sendall(data)\n", "            connection.send(data)\n"),)),
+    Variant(A, "send-lines-without-keepalive", "connects with create_connection and never enables keepalive",
+            ("test_send_lines_turns_keepalive_on",),
+            (("        enable_keepalive(connection)\n", ""),)),
+    Variant(A, "server-ignores-its-port", "the server always listens on DEFAULT_PORT",
+            ("test_server_mode_prints_what_it_receives",),
+            (("        listener = listen(port=port)\n", "        listener = listen(port=DEFAULT_PORT)\n"),)),
+    Variant(A, "client-keeps-stdin-newlines", "passes standard input's lines on with their '\\n', so each gets two",
+            ("test_client_mode_sends_the_lines_typed",),
+            (('(line.rstrip("\\n") for line in sys.stdin)', "sys.stdin"),)),
+]
