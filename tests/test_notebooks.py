@@ -64,6 +64,21 @@ def test_released_lab_holds_no_solution_and_no_hidden_test(id):
             assert all(line not in after.source for line in hidden.strip().splitlines())
 
 
+# The written question the course asks of each assignment: a word that its prompt must contain.
+COURSE_QUESTIONS = {"01-cache-aside": "never", "02-sharding": "uneven", "03-queuepi": "ZeroMQ's sockets do",
+                    "04-keepalive": "traffic"}
+
+
+@pytest.mark.parametrize("id", WITH_LABS)
+def test_lab_asks_the_course_question_as_a_manually_graded_answer(id):
+    notebook = nbformat.read(assignment(id).solution_dir / "lab.ipynb", as_version=4)
+    cells = notebook.cells
+    answers = [i for i, c in enumerate(cells) if c.cell_type == "markdown"
+               and nbgrader_meta(c).get("solution") and nbgrader_meta(c).get("grade")]
+    assert len(answers) >= 2 and all(nbgrader_meta(cells[i])["points"] > 0 for i in answers)
+    assert any(COURSE_QUESTIONS[id] in cells[i - 1].source for i in answers)
+
+
 @pytest.mark.parametrize("id", WITH_LABS)
 def test_the_hidden_tests_cell_is_worth_what_the_hidden_tests_are(id):
     notebook = nbformat.read(assignment(id).solution_dir / "lab.ipynb", as_version=4)
