@@ -17,6 +17,17 @@ def test_skeletons_have_not_drifted(id):
     assert generate.drift(assignment(id)) == [], "run `grader generate` and commit assignments/"
 
 
+@pytest.mark.parametrize("id", ASSIGNMENTS)
+def test_data_the_hidden_tests_keep_is_the_handouts(id):
+    """Hidden tests keep their own copy of a handout's data (the Gradescope bundle ships only grader/);
+    a copy that drifted would grade against another list than the one the students see."""
+    a = assignment(id)
+    for kept in a.hidden_dir.iterdir():
+        source = a.solution_dir / kept.name
+        if kept.suffix not in (".py", "") and source.exists():
+            assert kept.read_bytes() == source.read_bytes(), f"copy {source} to {kept}"
+
+
 def test_no_solution_marker_or_hidden_test_reaches_assignments():
     """The same scan that guards the student template, over the committed skeletons."""
     assert release.scan(course.SKELETONS, course.available()) == []
