@@ -13,7 +13,7 @@ HIDDEN = ROOT / "grader" / "hidden"
 @dataclass(frozen=True)
 class Assignment:
     id: str
-    module: str  # the student's file, fixed by ASSIGNMENTS.md
+    module: str  # the student's file, fixed by docs/contract.md
     services: tuple[str, ...] = ()  # what the parent must provide before grading
 
     @property
