@@ -36,12 +36,6 @@ TEST_TIMEOUT = 120  # seconds, per visible test
 TIMEOUT = 600  # seconds for all of them; Classroom 50's grade job stops at 15 minutes
 
 
-def repository_name(classroom: str, slug: str, username: str) -> str:
-    """`<classroom>-<slug>-<username>`, lowercased, as cli/shared/contract/contract.go's
-    AssignmentRepoName makes it (and runner.py's username_from_repo reads it back)."""
-    return f"{classroom}-{slug}-{username}".lower()
-
-
 def runtime() -> dict:
     return {"runs-on": "ubuntu-latest", "python": PYTHON, "apt": list(APT)}
 
