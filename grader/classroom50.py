@@ -71,7 +71,7 @@ def write(assignment: Assignment, out: Path, assignments: list[Assignment]) -> P
 
 def teacher_commands(assignment: Assignment, folder: Path, org: str, classroom: str, due: str) -> str:
     """The commands that register `assignment` with Classroom 50, in order (for the teacher's machine)."""
-    template = f"{org}/{classroom}-{assignment.id}-template"
+    template = f"{org}/template-{assignment.id}"  # not <classroom>-<slug>-*: that prefix names student repos
     config = folder.parent / "classroom50"
     return "\n".join([
         f"# {assignment.id}: the template repository (students never see this command)",
