@@ -21,6 +21,7 @@ Classroom: `gh teacher assignment add <org> <classroom> <slug> --template OWNER/
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from grader import release
@@ -28,7 +29,7 @@ from grader.course import ROOT, Assignment
 
 FILES = Path(__file__).with_name("classroom50_files")
 RESULT_SCHEMA = FILES / "result.schema.json"
-SHIM = ".github/workflows/autograde.yaml"  # gh student accept writes it (classroomcfg/metadata.go)
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,38}")  # an assignment slug (wiki/gh-teacher.md, `assignment add`)
 PYTHON = "3.12"
 APT = ("memcached", "iproute2")  # the harness starts memcached from PATH; iproute2 has `ip`
 POINTS_PER_TEST = 1
@@ -61,6 +62,8 @@ def build_bundle(assignment: Assignment, dest: Path, assignments: list[Assignmen
 
 def write(assignment: Assignment, out: Path, assignments: list[Assignment]) -> Path:
     """`out/<id>/`: template/, runtime.json and autograder/, for `gh teacher assignment add`."""
+    if not SLUG.fullmatch(assignment.id):
+        raise ValueError(f"{assignment.id!r} cannot be a Classroom 50 assignment slug ({SLUG.pattern})")
     folder = out / assignment.id
     release.fresh(folder)
     release.build_template(folder / "template", [assignment], preview_workflow=False)

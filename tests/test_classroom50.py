@@ -62,6 +62,7 @@ def _valid_result(checkout: Path) -> dict:
 
 def test_every_assignment_gets_a_template_a_runtime_and_a_bundle(built):
     for id in ASSIGNMENTS:
+        assert classroom50.SLUG.fullmatch(id)  # what `gh teacher assignment add` accepts
         a, folder = assignment(id), built / id
         assert (folder / "template" / "assignments" / id / a.module).is_file()
         assert not (folder / "template" / ".github").exists()  # Classroom 50's runner gives the preview
