@@ -4,7 +4,8 @@
   grade-class        grade a folder of submissions (one folder per student) in parallel
   collect            total a folder of results files into one CSV
   generate           make assignments/ (the skeletons) from solutions/
-  release            build the student template for GitHub Classroom
+  release            build the student template (every assignment, with its preview workflow)
+  classroom50        per assignment, what Classroom 50 takes: template, runtime file, preview autograder
   release-solutions  build the solutions for publishing after the deadline
   gradescope-bundle  build a Gradescope autograder .zip for one assignment
   gradebook          nbgrader's gradebook: import a class's results, export one CSV
@@ -19,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from grader import classgrade, course, generate, harness, pipeline, release, report
+from grader import classgrade, classroom50, course, generate, harness, pipeline, release, report
 from grader.child import GradingError
 from grader.formats import classroom, gradebook, gradescope, markdown
 
@@ -112,6 +113,20 @@ def cmd_release(args) -> int:
     except (FileExistsError, release.LeakError) as exc:
         return fail(BROKEN if isinstance(exc, release.LeakError) else USAGE, str(exc))
     print(f"student template: {len(files)} files in {args.dest}")
+    return 0
+
+
+def cmd_classroom50(args) -> int:
+    out = Path(args.out)
+    everything = course.available()
+    try:
+        folders = [classroom50.write(a, out, everything) for a in course.select(args.assignment)]
+    except (FileExistsError, release.LeakError) as exc:
+        return fail(BROKEN if isinstance(exc, release.LeakError) else USAGE, str(exc))
+    for folder in folders:
+        [assignment] = course.select(folder.name)
+        print(f"{folder}: template/, runtime.json, autograder/ (visible tests only: Classroom 50 publishes it)")
+        print(classroom50.teacher_commands(assignment, folder, args.org, args.classroom, args.due))
     return 0
 
 
@@ -209,6 +224,16 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("release", help="build the student template (every assignment) into a new folder")
     r.add_argument("dest", metavar="DIR")
     r.set_defaults(run=cmd_release)
+
+    f = sub.add_parser("classroom50", help="per assignment: the template, runtime file and preview autograder "
+                                           "that `gh teacher assignment add` takes")
+    f.add_argument("assignment", help="an assignment id, or 'all'")
+    f.add_argument("--out", required=True, metavar="DIR", help="a new folder; gets <id>/ for each assignment")
+    f.add_argument("--org", default="<org>", help="the organisation of the Classroom 50 classroom (for the "
+                                                  "printed commands)")
+    f.add_argument("--classroom", default="<classroom>", help="the classroom's short name (for the printed commands)")
+    f.add_argument("--due", default="2026-12-01T23:59:00Z", help="the deadline, ISO 8601 with a time zone")
+    f.set_defaults(run=cmd_classroom50)
 
     o = sub.add_parser("release-solutions", help="build the reference solutions for publishing")
     o.add_argument("dest", metavar="DIR")

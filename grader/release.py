@@ -20,29 +20,39 @@ from grader.stripping import _MARKER, drop_markers
 TEMPLATE = Path(__file__).with_name("student_template")
 STUDENT_DEPENDENCIES = {"pytest", "pytest-timeout", "hypothesis", "pymemcache", "pyzmq", "mirakuru"}
 INSTRUCTOR_WORKFLOWS = ("grade.yml", "ci.yml")
+PREVIEW_WORKFLOW = "classroom.yml"  # never autograde.yaml: Classroom 50's shim has that name
+CLASSROOM50_SHIM = "autograde.yaml"
 
 
 class LeakError(RuntimeError):
     """Something secret would have reached students."""
 
 
-def _fresh(dest: Path) -> None:
+def fresh(dest: Path) -> None:
     if dest.exists() and any(dest.iterdir()):
         raise FileExistsError(f"{dest} is not empty: choose a new folder")
     dest.mkdir(parents=True, exist_ok=True)
 
 
-def _write(path: Path, data: bytes | str) -> None:
+def write(path: Path, data: bytes | str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, str):
         data = data.encode()
     path.write_bytes(data)
 
 
+_fresh, _write = fresh, write
+
+
+def student_dependencies() -> list[str]:
+    """Our dependencies that students need too, with our version bounds."""
+    ours = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return [d for d in ours["dependencies"] if d.split(">")[0].split("<")[0].split("=")[0] in STUDENT_DEPENDENCIES]
+
+
 def student_pyproject() -> str:
     ours = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = [d for d in ours["dependencies"] if d.split(">")[0].split("<")[0].split("=")[0] in STUDENT_DEPENDENCIES]
-    deps = "".join(f'    "{d}",\n' for d in wanted)
+    deps = "".join(f'    "{d}",\n' for d in student_dependencies())
     return f'''[build-system]
 requires = ["setuptools>=68"]
 build-backend = "setuptools.build_meta"
@@ -78,24 +88,34 @@ def assignments_table(assignments: list[Assignment]) -> str:
     return "\n".join(rows)
 
 
-def build_template(dest: Path, assignments: list[Assignment]) -> list[Path]:
-    """The repository GitHub Classroom copies for each student."""
-    _fresh(dest)
+def build_template(dest: Path, assignments: list[Assignment], preview_workflow: bool = True) -> list[Path]:
+    """The repository each student's is made from (by Classroom 50, by hand, or formerly GitHub Classroom).
+
+    Without `preview_workflow`, no `.github/` at all: under Classroom 50 its own runner gives
+    the preview (see classroom50.py). Never `.github/workflows/autograde.yaml`, the name
+    Classroom 50's accept writes its shim under."""
+    fresh(dest)
     for assignment in assignments:
         for rel, data in generate.render(assignment).items():
-            _write(dest / "assignments" / assignment.id / rel, data)
-    _write(dest / "harness.py", (ROOT / "grader" / "harness.py").read_bytes())
-    _write(dest / "conftest.py", (TEMPLATE / "conftest.py").read_bytes())
-    _write(dest / ".gitignore", (TEMPLATE / "gitignore").read_bytes())
-    _write(dest / "README.md", (TEMPLATE / "README.md").read_text().replace("{assignments}",
-                                                                           assignments_table(assignments)))
-    _write(dest / "pyproject.toml", student_pyproject())
-    header = "# The preview score on every push: the visible tests of each assignment (made by `grader release`).\n"
-    _write(dest / ".github" / "workflows" / "classroom.yml",
-           workflows.dump(workflows.student_workflow(assignments), header))
+            write(dest / "assignments" / assignment.id / rel, data)
+    write(dest / "harness.py", (ROOT / "grader" / "harness.py").read_bytes())
+    write(dest / "conftest.py", (TEMPLATE / "conftest.py").read_bytes())
+    write(dest / ".gitignore", (TEMPLATE / "gitignore").read_bytes())
+    write(dest / "README.md", (TEMPLATE / "README.md").read_text().replace("{assignments}",
+                                                                          assignments_table(assignments)))
+    write(dest / "pyproject.toml", student_pyproject())
+    if preview_workflow:
+        header = "# The preview score on every push: the visible tests of each assignment (made by `grader release`).\n"
+        write(dest / ".github" / "workflows" / PREVIEW_WORKFLOW,
+              workflows.dump(workflows.student_workflow(assignments), header))
+    return refuse_leaks(dest, assignments)
+
+
+def refuse_leaks(dest: Path, assignments: list[Assignment]) -> list[Path]:
+    """Every file of `dest`, once `scan` finds nothing there; else LeakError."""
     leaks = scan(dest, assignments)
     if leaks:
-        raise LeakError("the template would leak:\n" + "\n".join(leaks))
+        raise LeakError(f"{dest} would leak:\n" + "\n".join(leaks))
     return sorted(p for p in dest.rglob("*") if p.is_file())
 
 
@@ -182,6 +202,8 @@ def scan(folder: Path, assignments: list[Assignment]) -> list[str]:
             leaks.append(f"{rel}: a hidden test file")
         if path.name in INSTRUCTOR_WORKFLOWS and ".github" in rel.parts:
             leaks.append(f"{rel}: an instructor's workflow")
+        if path.name == CLASSROOM50_SHIM and ".github" in rel.parts:
+            leaks.append(f"{rel}: Classroom 50 writes its own workflow under this name at accept")
         text = path.read_text(errors="replace")
         lines = _cell_lines(text) if path.suffix == ".ipynb" else text.splitlines()
         if "BEGIN SOLUTION" in text or "BEGIN HIDDEN TESTS" in text or any(_MARKER.match(l) for l in text.splitlines()):

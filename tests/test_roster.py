@@ -33,3 +33,50 @@ def test_the_workflow_can_read_the_roster_before_installing_anything():
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["repository"].count("/") == 1
+
+
+# -- the three kinds of roster a teacher has today ------------------------------------
+
+FIXTURES = ROOT / "tests" / "fixtures" / "rosters"
+CLASSROOM50 = {"classroom50": "my-org/cq-fall", "assignment": "01-cache-aside"}
+
+
+def test_a_classroom50_roster_names_repositories_as_classroom50_does():
+    students = read(FIXTURES / "classroom50-roster.csv", **CLASSROOM50)
+    assert students == read(FIXTURES / "plain-roster.csv")  # the same class, written out by hand
+    assert [s["repository"] for s in students][1] == "my-org/cq-fall-01-cache-aside-grace-h"  # lowercased
+    assert "prof-x" not in {s["student"] for s in students}  # staff hold no student repository
+
+
+def test_github_classrooms_grades_csv_gives_the_same_students_and_their_old_repositories():
+    students = read(FIXTURES / "github-classroom-grades.csv")
+    assert [s["student"] for s in students] == [s["student"] for s in read(FIXTURES / "plain-roster.csv")]
+    assert [s["repository"] for s in students] == [
+        "my-org/01-cache-aside-ada-l", "my-org/01-cache-aside-grace-h", "my-org/01-cache-aside-alan-t"]
+
+
+def test_the_workflow_reads_each_kind_before_installing_anything():
+    for name in ("classroom50-roster.csv", "github-classroom-grades.csv", "plain-roster.csv"):
+        done = subprocess.run([sys.executable, "-S", "-m", "grader.roster", str(FIXTURES / name),
+                               "--classroom50", "my-org/cq-fall", "--assignment", "01-cache-aside"],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert len(json.loads(done.stdout)) == 3
+
+
+@pytest.mark.parametrize("options, problem", [
+    ({}, "--classroom50 ORG/CLASSROOM"),
+    ({"classroom50": "my-org", "assignment": "01-cache-aside"}, "--classroom50 ORG/CLASSROOM"),
+    ({"classroom50": "my-org/cq-fall", "assignment": "all"}, "one assignment"),
+])
+def test_a_classroom50_roster_without_its_classroom_says_what_to_add(options, problem):
+    with pytest.raises(RosterError, match=problem):
+        read(FIXTURES / "classroom50-roster.csv", **options)
+
+
+def test_a_grades_csv_with_a_foreign_url_says_where(tmp_path):
+    path = tmp_path / "grades.csv"
+    lines = (FIXTURES / "github-classroom-grades.csv").read_text().splitlines()
+    path.write_text("\n".join([lines[0], lines[1].replace("https://github.com/my-org/", "ftp://x/")]) + "\n")
+    with pytest.raises(RosterError, match=r"grades.csv:2: 'student_repository_url'"):
+        read(path)
