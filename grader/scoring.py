@@ -57,6 +57,7 @@ class AssignmentResult:
     tests: list[TestResult]
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    problem: str = ""  # why no test could run (module missing, or not importing); "" when they ran
 
     @property
     def score(self) -> float:
