@@ -118,8 +118,8 @@ def cmd_release(args) -> int:
 def cmd_release_solutions(args) -> int:
     try:
         files = release.build_solutions(Path(args.dest), course.select(args.assignment))
-    except FileExistsError as exc:
-        return fail(USAGE, str(exc))
+    except (FileExistsError, release.LeakError) as exc:
+        return fail(BROKEN if isinstance(exc, release.LeakError) else USAGE, str(exc))
     print(f"solutions: {len(files)} files in {args.dest}")
     return 0
 

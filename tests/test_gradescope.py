@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import assignment
 
-from grader import bundle, course, release
+from grader import bundle, release
 
 A = assignment("01-cache-aside")
 REFERENCE = (A.solution_dir / A.module).read_bytes()
