@@ -14,7 +14,7 @@ from pathlib import Path
 
 from grader.course import ROOT, Assignment
 from grader.formats.gradescope import VISIBILITIES
-from grader.release import LeakError, scan
+from grader.release import refuse, scan
 
 SCRIPTS = ROOT / "grader" / "gradescope"
 EXECUTABLE = ("setup.sh", "run_autograder")
@@ -56,11 +56,9 @@ def leaks(files: dict[str, bytes], assignment: Assignment) -> list[str]:
 
 
 def build(assignment: Assignment, zip_path: Path, visibility: str = "after_due_date") -> list[str]:
-    """Write the bundle to `zip_path`; raises LeakError, writing nothing, if a solution line is in it."""
+    """Write the bundle to `zip_path`; raises release.LeakError, writing nothing, if a solution line is in it."""
     files = contents(assignment, visibility)
-    found = leaks(files, assignment)
-    if found:
-        raise LeakError("the Gradescope bundle would leak:\n" + "\n".join(found))
+    refuse(leaks(files, assignment), "the Gradescope bundle")
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in files.items():

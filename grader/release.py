@@ -26,6 +26,12 @@ class LeakError(RuntimeError):
     """Something secret would have reached students."""
 
 
+def refuse(leaks: list[str], what: str) -> None:
+    """Raise LeakError listing `leaks`, if there are any."""
+    if leaks:
+        raise LeakError(f"{what} would leak:\n" + "\n".join(leaks))
+
+
 def _fresh(dest: Path) -> None:
     if dest.exists() and any(dest.iterdir()):
         raise FileExistsError(f"{dest} is not empty: choose a new folder")
@@ -98,9 +104,7 @@ def build_template(dest: Path, assignments: list[Assignment]) -> list[Path]:
     header = "# The preview score on every push: the visible tests of each assignment (made by `grader release`).\n"
     _write(dest / ".github" / "workflows" / "classroom.yml",
            workflows.dump(workflows.student_workflow(assignments), header))
-    leaks = scan(dest, assignments)
-    if leaks:
-        raise LeakError("the template would leak:\n" + "\n".join(leaks))
+    refuse(scan(dest, assignments), "the template")
     return sorted(p for p in dest.rglob("*") if p.is_file())
 
 
@@ -239,9 +243,7 @@ def build_solutions(dest: Path, assignments: list[Assignment]) -> list[Path]:
             _write(dest / "assignments" / assignment.id / rel, data)
     _tools(dest)
     _write(dest / "README.md", SOLUTIONS_README.replace("{assignments}", assignments_table(assignments)))
-    leaks = scan(dest, assignments, solutions=True)
-    if leaks:
-        raise LeakError("the solutions would leak:\n" + "\n".join(leaks))
+    refuse(scan(dest, assignments, solutions=True), "the solutions")
     return sorted(p for p in dest.rglob("*") if p.is_file())
 
 
