@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from grader import classgrade, classroom50, course, generate, harness, pipeline, release, report
+from grader import bundle, classgrade, classroom50, course, generate, harness, pipeline, release, report
 from grader.child import GradingError
 from grader.formats import classroom, gradebook, gradescope, markdown
 
@@ -52,7 +52,7 @@ def cmd_grade(args) -> int:
         return fail(BROKEN, str(exc))
     report.show(results)
     if args.results:
-        document = gradescope.results_json(results, time.monotonic() - started)
+        document = gradescope.results_json(results, time.monotonic() - started, args.visibility)
         Path(args.results).write_text(json.dumps(document, indent=2) + "\n")
     if args.runner_json:
         Path(args.runner_json).write_text(json.dumps(classroom.runner_result(results), indent=2) + "\n")
@@ -133,8 +133,8 @@ def cmd_classroom50(args) -> int:
 def cmd_release_solutions(args) -> int:
     try:
         files = release.build_solutions(Path(args.dest), course.select(args.assignment))
-    except FileExistsError as exc:
-        return fail(USAGE, str(exc))
+    except (FileExistsError, release.LeakError) as exc:
+        return fail(BROKEN if isinstance(exc, release.LeakError) else USAGE, str(exc))
     print(f"solutions: {len(files)} files in {args.dest}")
     return 0
 
@@ -143,8 +143,12 @@ def cmd_gradescope_bundle(args) -> int:
     if args.assignment == "all":
         return fail(USAGE, "a Gradescope bundle grades one assignment: name it")
     [assignment] = course.select(args.assignment)
-    names = release.build_gradescope_bundle(assignment, Path(args.out))
-    print(f"{args.out}: {len(names)} files (upload it as the autograder of a Gradescope assignment)")
+    try:
+        names = bundle.build(assignment, Path(args.out), args.visibility)
+    except release.LeakError as exc:
+        return fail(BROKEN, str(exc))
+    print(f"{args.out}: {len(names)} files (upload it as the autograder of a Gradescope assignment); "
+          f"tests' visibility: {args.visibility}")
     return 0
 
 
@@ -195,6 +199,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--submission", required=True, metavar="PATH",
                    help="folder holding PATH/<id>/<module> or PATH/assignments/<id>/<module>")
     g.add_argument("--results", metavar="FILE", help="write Gradescope's results.json here")
+    g.add_argument("--visibility", choices=gradescope.VISIBILITIES, default="visible",
+                   help="Gradescope's visibility of each test in --results (default: visible)")
     g.add_argument("--runner-json", metavar="FILE",
                    help="write the runner result that GitHub Classroom's grading reporter reads")
     g.add_argument("--summary", metavar="FILE", help="append a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
@@ -243,6 +249,9 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("gradescope-bundle", help="build a Gradescope autograder .zip for one assignment")
     b.add_argument("assignment")
     b.add_argument("--out", required=True, metavar="FILE.zip")
+    b.add_argument("--visibility", choices=gradescope.VISIBILITIES, default="after_due_date",
+                   help="when students see each test's result and their score (default: after_due_date; "
+                        "whether their module was found and imports, they always see at once)")
     b.set_defaults(run=cmd_gradescope_bundle)
 
     book = sub.add_parser("gradebook", help="nbgrader's gradebook: hidden-test scores beside the notebooks'")
