@@ -56,6 +56,27 @@ def feedback(results: dict, assignment: str) -> str:
     return "\n".join(lines)
 
 
+def init(assignment, db_url: str) -> list[str]:
+    """Record `assignment`'s lab notebooks (cells, points, checksums) in the gradebook, creating it.
+
+    nbgrader generates the notebooks afresh into a scratch folder, so assignments/
+    is never touched; what it makes must be what the students were given.
+    """
+    _api()
+    if db_url.startswith("sqlite:///"):
+        Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    from grader import notebooks
+    released = notebooks.release(assignment, db_url=db_url, course_id=COURSE)
+    if not released:
+        raise GradebookError(f"{assignment.id} has no lab notebook: there is nothing to record")
+    stale = [str(rel) for rel, data in released.items() if not (assignment.skeleton_dir / rel).is_file()
+             or (assignment.skeleton_dir / rel).read_bytes() != data]
+    if stale:
+        raise GradebookError(f"assignments/{assignment.id}/{', '.join(stale)} is not what solutions/ makes now: "
+                             f"run `.venv/bin/grader generate {assignment.id}`, commit and release it, then init again")
+    return sorted(str(rel) for rel in released)
+
+
 @dataclass
 class Imported:
     student: str
@@ -91,7 +112,7 @@ def _import_one(api, gb, student: str, assignment: str, score: float, most: floa
         cell = gb.find_graded_cell(HIDDEN_CELL, LAB, assignment)
     except api.MissingEntry:
         raise GradebookError(f"the gradebook has no {assignment}/{LAB}.ipynb with a '{HIDDEN_CELL}' cell: "
-                             f"run `nbgrader generate_assignment {assignment}` first") from None
+                             f"run `.venv/bin/grader gradebook init {assignment}` first") from None
     if abs(cell.max_score - most) > 1e-9:
         raise GradebookError(f"{assignment}'s {HIDDEN_CELL} cell is worth {number(cell.max_score)} points but its "
                              f"hidden tests {number(most)}: update the lab notebook and generate again")

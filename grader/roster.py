@@ -3,6 +3,8 @@
 A CSV file with a header row. `repository` (owner/name on GitHub) is required;
 `student` names the student in the gradebook (GitHub Classroom's roster export
 calls it `identifier`; `github_username` is used when neither is given).
+The committed classroom/roster.csv is the header alone, so that no made-up student
+reaches a gradebook; classroom/roster.example.csv shows a row.
 
 Run as `python -m grader.roster FILE` (standard library only, so a workflow can
 call it before installing anything) to print the roster as a JSON list for a
@@ -39,7 +41,8 @@ def read(path: Path) -> list[dict[str, str]]:
         seen.add(name)
         students.append({"student": name, "repository": repository})
     if not students:
-        raise RosterError(f"{path}: the roster lists nobody")
+        raise RosterError(f"{path}: the roster lists nobody: add one row per student under its header "
+                          "(classroom/roster.example.csv shows one)")
     return students
 
 
