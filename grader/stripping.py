@@ -58,14 +58,14 @@ def drop_markers(text: str, *, source: str = "<module>") -> str:
 
 
 def solution_lines(text: str, *, source: str = "<module>") -> list[str]:
-    """The lines inside solution and hidden-test regions, markers excluded: what must never reach a student."""
+    """The lines inside solution regions, markers excluded: the answers a student must not be handed."""
     strip_solutions(text, source=source)  # the same checks: markers must pair up
-    out, inside = [], False
+    out, kind = [], None
     for line in text.splitlines():
         match = _MARKER.match(line)
         if match is not None:
-            inside = match["edge"] == "BEGIN"
-        elif inside:
+            kind = match["kind"] if match["edge"] == "BEGIN" else None
+        elif kind == "SOLUTION":
             out.append(line)
     return out
 
