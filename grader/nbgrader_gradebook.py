@@ -42,6 +42,15 @@ def _api():
     return api
 
 
+def _open(api, db_url: str):
+    """The gradebook at `db_url`, which `grader gradebook init` must have made (nbgrader would only say
+    'unable to open database file')."""
+    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).is_file():
+        raise GradebookError(f"no gradebook at {db_url.removeprefix('sqlite:///')}: "
+                             "run `.venv/bin/grader gradebook init <id>` first, for each assignment")
+    return api.Gradebook(db_url, COURSE)
+
+
 def feedback(results: dict, assignment: str) -> str:
     """The comment a student reads beside the hidden-tests score: each test that failed, and why."""
     failed = [t for t in results.get("tests", []) if t["name"].startswith(f"{assignment}::") and
@@ -91,10 +100,13 @@ def import_results(results_dir: Path, db_url: str, roster: Path | None = None) -
     from grader import roster as roster_file
 
     done: list[Imported] = []
-    with api.Gradebook(db_url, COURSE) as gb:
-        if roster is not None:
-            for row in roster_file.read(roster):
-                gb.update_or_create_student(row["student"])
+    try:
+        rostered = [row["student"] for row in roster_file.read(roster)] if roster is not None else []
+    except (OSError, roster_file.RosterError) as exc:
+        raise GradebookError(str(exc)) from None
+    with _open(api, db_url) as gb:
+        for name in rostered:
+            gb.update_or_create_student(name)
         for path in sorted(results_dir.glob("*.json")):
             student = gradebook.read(path)
             if student.problem and not student.maxima:
@@ -179,7 +191,7 @@ def rows(db_url: str) -> list[dict]:
     """Per student and assignment: hidden tests, autograded and written notebook points, and totals."""
     api = _api()
     out = []
-    with api.Gradebook(db_url, COURSE) as gb:
+    with _open(api, db_url) as gb:
         for assignment in sorted(gb.assignments, key=lambda a: a.name):
             for student in sorted(gb.students, key=lambda s: s.id):
                 row = {c: 0.0 for c in COLUMNS[2:-1]}

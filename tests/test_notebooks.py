@@ -183,3 +183,16 @@ def test_gradebook_round_trip_for_three_students(tmp_path):
     nbgrader("generate_feedback", id)  # and the hidden tests reach the student with the notebook's feedback
     html = (tmp_path / "feedback" / "bob" / id / "lab.html").read_text()
     assert "hidden test(s) failed" in html and "test_everything" in html
+
+
+def test_the_gradebook_commands_say_which_command_comes_first(tmp_path):
+    """Before `grader gradebook init`, import and export name it, rather than failing inside SQLite."""
+    db = f"sqlite:///{tmp_path / 'nbgrader' / 'gradebook.db'}"
+    (tmp_path / "roster.csv").write_text("student,repository\nada,o/a\n")
+    for attempt in (lambda: nbgrader_gradebook.import_results(tmp_path, db, tmp_path / "roster.csv"),
+                    lambda: nbgrader_gradebook.export_csv(db, tmp_path / "gradebook.csv")):
+        with pytest.raises(nbgrader_gradebook.GradebookError, match="grader gradebook init"):
+            attempt()
+    (tmp_path / "roster.csv").write_text("student,repository\n")
+    with pytest.raises(nbgrader_gradebook.GradebookError, match="roster.example.csv"):
+        nbgrader_gradebook.import_results(tmp_path, db, tmp_path / "roster.csv")
