@@ -26,6 +26,8 @@ from grader.formats import classroom, gradebook, gradescope, markdown
 
 # Exit statuses: 0 when the work was done (whatever the scores); the others mean it could not be.
 USAGE, NO_SERVICE, BROKEN = 2, 3, 4
+# What grade-class totals into its --out folder: the hidden tests only (the gradebook's export has it all).
+HIDDEN_CSV = "hidden-tests.csv"
 
 
 def fail(status: int, message: str) -> int:
@@ -33,8 +35,14 @@ def fail(status: int, message: str) -> int:
     return status
 
 
+def _new(path: str) -> Path:
+    """An output file's path, its folder made: grades/ need not exist before the first command."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return Path(path)
+
+
 def _append(path: str, text: str) -> None:
-    with open(path, "a", encoding="utf-8") as f:
+    with open(_new(path), "a", encoding="utf-8") as f:
         f.write(text)
 
 
@@ -53,9 +61,9 @@ def cmd_grade(args) -> int:
     report.show(results)
     if args.results:
         document = gradescope.results_json(results, time.monotonic() - started, args.visibility)
-        Path(args.results).write_text(json.dumps(document, indent=2) + "\n")
+        _new(args.results).write_text(json.dumps(document, indent=2) + "\n")
     if args.runner_json:
-        Path(args.runner_json).write_text(json.dumps(classroom.runner_result(results), indent=2) + "\n")
+        _new(args.runner_json).write_text(json.dumps(classroom.runner_result(results), indent=2) + "\n")
     if args.summary:
         _append(args.summary, markdown.summary(results, title=args.title or ""))
     return 0
@@ -73,9 +81,9 @@ def cmd_grade_class(args) -> int:
         jobs = 1
     out = Path(args.out)
     students = classgrade.grade_class(args.assignment, assignments, submissions, out, jobs, args.timeout)
-    gradebook.write_csv(students, out / "grades.csv")
+    gradebook.write_csv(students, out / HIDDEN_CSV)
     print(gradebook.markdown(students))
-    print(f"results: {out}/<student>.json, totals: {out / 'grades.csv'}")
+    print(f"results: {out}/<student>.json, totals: {out / HIDDEN_CSV}")
     return 0
 
 
@@ -84,7 +92,7 @@ def cmd_collect(args) -> int:
     students = gradebook.collect(folder) if folder.is_dir() else []
     if not students:
         return fail(USAGE, f"no results files (*.json) in {folder}")
-    gradebook.write_csv(students, Path(args.csv))
+    gradebook.write_csv(students, _new(args.csv))
     table = gradebook.markdown(students)
     print(table)
     if args.summary:
@@ -168,6 +176,19 @@ def cmd_gradebook_import(args) -> int:
     return 0
 
 
+def cmd_gradebook_init(args) -> int:
+    from grader import nbgrader_gradebook as book
+    if args.assignment == "all":
+        return fail(USAGE, "name one assignment: its lab notebook goes into the gradebook")
+    [assignment] = course.select(args.assignment)
+    try:
+        recorded = book.init(assignment, args.db)
+    except book.GradebookError as exc:
+        return fail(BROKEN, str(exc))
+    print(f"{assignment.id}: {', '.join(recorded)} recorded in {args.db}")
+    return 0
+
+
 def cmd_gradebook_collect(args) -> int:
     from grader import nbgrader_gradebook as book
     if args.assignment == "all" or not Path(args.submissions).is_dir():
@@ -182,7 +203,7 @@ def cmd_gradebook_collect(args) -> int:
 def cmd_gradebook_export(args) -> int:
     from grader import nbgrader_gradebook as book
     try:
-        table = book.export_csv(args.db, Path(args.csv))
+        table = book.export_csv(args.db, _new(args.csv))
     except book.GradebookError as exc:
         return fail(BROKEN, str(exc))
     print(f"{args.csv}: {len(table)} rows (student x assignment)")
@@ -211,7 +232,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("assignment", help="an assignment id, or 'all'")
     c.add_argument("--submissions", required=True, metavar="DIR", help="one sub-folder per student")
     c.add_argument("--out", required=True, metavar="DIR", help="where <student>.json, <student>.log and "
-                                                                "grades.csv go")
+                                                                f"{HIDDEN_CSV} go")
     c.add_argument("--jobs", type=int, default=0, help="students graded at once (default: one per core)")
     c.add_argument("--timeout", type=float, default=1800, help="seconds one student's grading may take")
     c.set_defaults(run=cmd_grade_class)
@@ -256,6 +277,9 @@ def parser() -> argparse.ArgumentParser:
 
     book = sub.add_parser("gradebook", help="nbgrader's gradebook: hidden-test scores beside the notebooks'")
     books = book.add_subparsers(dest="action", required=True)
+    n = books.add_parser("init", help="record an assignment's lab notebook in the gradebook (creating it)")
+    n.add_argument("assignment")
+    n.set_defaults(run=cmd_gradebook_init)
     i = books.add_parser("import", help="write a folder of results files (<student>.json) into the gradebook")
     i.add_argument("results", metavar="DIR")
     i.add_argument("--roster", metavar="FILE", help="add every student of the roster (classroom/roster.csv)")
@@ -268,7 +292,7 @@ def parser() -> argparse.ArgumentParser:
     e = books.add_parser("export", help="one CSV: hidden tests, autograded and written points, per student")
     e.add_argument("--csv", required=True, metavar="FILE")
     e.set_defaults(run=cmd_gradebook_export)
-    for each in (i, e):
+    for each in (n, i, e):
         each.add_argument("--db", default=None, help="the gradebook's URL (default: nbgrader/gradebook.db)")
     return p
 
