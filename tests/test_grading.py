@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import ASSIGNMENTS, QUICK, assignment, by_test, function_of, grade, graded
 
-from grader import course
+from grader import course, harness, pipeline
 from grader.child import Limits
 from grader.scoring import CRASHED, FAILED, PASSED, TIMED_OUT
 
@@ -204,6 +204,18 @@ def test_os_exit_inside_one_function_costs_only_its_tests(submission):
     assert status["test_results_come_back_equal_and_of_the_same_type"] == PASSED
     crashed = next(t for t in result.tests if t.outcome.status == CRASHED)
     assert "os._exit" in crashed.outcome.reason and "status 3" in crashed.outcome.reason
+
+
+def test_a_memcached_that_stops_during_grading_is_not_charged_to_the_student(memcached_server, tmp_path):
+    """The harness ends a test session whose server does not answer (exit status 3): that is
+    the machine's fault, not a crash of the test that was starting, nor a score."""
+    server = memcached_server()
+    env = {harness.SERVERS_ENV: server.name}
+    server.kill()  # gone before the tests meet it, as a server killed by another process was
+    wanted = ("test_square_key_is_sq_colon_n", "test_results_come_back_equal_and_of_the_same_type")
+    with pytest.raises(harness.MemcachedUnavailable, match="stopped during grading"):
+        pipeline.grade_assignment(assignment(CACHE), course.SOLUTIONS, env, tmp_path, QUICK,
+                                  only=lambda s: function_of(s.nodeid) in wanted)
 
 
 def test_a_hang_that_ignores_pytest_timeout_is_killed(submission):
