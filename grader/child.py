@@ -30,7 +30,7 @@ from typing import Iterator
 
 import psutil
 
-from grader import channel
+from grader import channel, harness
 from grader.sandbox import Sandbox
 from grader.scoring import CRASHED, NOT_RUN, TIMED_OUT, Outcome, TestSpec
 
@@ -271,6 +271,16 @@ def _death(returncode: int | None) -> str:
     return f"exited with status {returncode}"
 
 
+def _services_still_answer(env: dict[str, str]) -> None:
+    """A memcached server that stopped answering is the machine's fault: the tests that met it
+    (failed, or "crashed" when the harness ended their session) say nothing about the code."""
+    try:
+        harness.given_servers(env.get(harness.SERVERS_ENV, ""))
+    except harness.MemcachedUnavailable as exc:
+        raise harness.MemcachedUnavailable(f"{exc} any more: it stopped during grading, "
+                                           "so no score is given; grade again") from None
+
+
 def run_tests(sandbox: Sandbox, env: dict[str, str], manifest: list[TestSpec],
               limits: Limits) -> tuple[dict[str, Outcome], list[str]]:
     """Run every test of the manifest, starting a new process after any that dies or hangs."""
@@ -282,6 +292,7 @@ def run_tests(sandbox: Sandbox, env: dict[str, str], manifest: list[TestSpec],
     while pending:
         number += 1
         attempt = _follow(sandbox, env, pending, timeouts, limits, number)
+        _services_still_answer(env)
         outcomes.update(attempt.outcomes)
         if attempt.forged:
             notes.append(f"{attempt.forged} result line(s) not written by the grader were ignored")

@@ -29,6 +29,7 @@ library), so that it can ship with the student template as it is.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil
@@ -36,10 +37,12 @@ import socket
 import subprocess
 import time
 import urllib.parse
+import weakref
 from typing import Iterator
 
 import pytest
 from mirakuru import TCPExecutor
+from mirakuru.base import ENV_UUID
 from mirakuru.exceptions import ExecutorError
 from pymemcache.client.base import Client, PooledClient
 from pymemcache.client.hash import HashClient
@@ -51,6 +54,17 @@ INSTALL_HINT = (
     f"or point {SERVERS_ENV}=host:port,... at running servers"
 )
 CLIENT_DEFAULTS = {"no_delay": True, "connect_timeout": 2.0, "timeout": 2.0}
+
+
+# Every memcached this process started and has not killed yet: see `launch`.
+_launched: weakref.WeakSet[TCPExecutor] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_launched() -> None:
+    """Our servers die with the process that started them (a restarted lab kernel included)."""
+    for executor in list(_launched):
+        executor.kill()
 
 
 class MemcachedUnavailable(RuntimeError):
@@ -98,6 +112,12 @@ class MemcachedServer:
     def managed(self) -> bool:
         return self._executor is not None
 
+    @property
+    def pid(self) -> int | None:
+        """The process's id while it runs; None for a server we were given."""
+        process = self._executor.process if self._executor else None
+        return process.pid if process else None
+
     # -- the process ------------------------------------------------------
 
     @classmethod
@@ -109,7 +129,13 @@ class MemcachedServer:
         last: Exception | None = None
         for _ in range(attempts):  # a free port can be taken between asking and binding
             port = free_port(host)
-            command = [binary, "-l", host, "-p", str(port), "-U", "0", "-m", str(memory_mb), "-t", "1"]
+            # mirakuru marks what it starts with ENV_UUID="<our pid>:<uuid>", and every process that
+            # imported mirakuru kills, as it exits, each process whose mark merely contains its own pid
+            # (a substring test, machine-wide). Once pids wrap, some unrelated test process's pid
+            # (say 2407 in "12407:...") matches and our server vanishes mid-run. env(1) drops the mark
+            # before memcached starts; _kill_launched does what mirakuru's exit hook did for us.
+            command = ["/usr/bin/env", "-u", ENV_UUID,
+                       binary, "-l", host, "-p", str(port), "-U", "0", "-m", str(memory_mb), "-t", "1"]
             if os.geteuid() == 0:
                 command += ["-u", pwd.getpwuid(0).pw_name]  # memcached refuses root without -u
             executor = TCPExecutor(command, host=host, port=port, timeout=10, sleep=0.01,
@@ -119,6 +145,7 @@ class MemcachedServer:
             except ExecutorError as exc:
                 last = exc
                 continue
+            _launched.add(executor)
             return cls(host, port, executor)
         raise MemcachedUnavailable(f"memcached would not start on {host}: {last}")
 

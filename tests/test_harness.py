@@ -67,3 +67,32 @@ def test_servers_are_stopped_with_the_session(tmp_path):
     ports = [int(p) for line in done.stdout.splitlines() if line.startswith("SERVERS") for p in line.split()[1:]]
     assert len(ports) == 3
     assert not any(MemcachedServer("127.0.0.1", port).ping() for port in ports)
+
+
+# mirakuru's exit hook, as it runs in a process whose pid the server's mirakuru mark contains.
+# The hook kills every process whose mark merely *contains* the pid (a substring test); the
+# pretend pid here is the server's whole mark, so that nothing else on the machine matches.
+_OTHER_PROCESS_EXITS = """\
+import os, sys, psutil, mirakuru.base
+mark = psutil.Process(int(sys.argv[1])).environ().get(mirakuru.base.ENV_UUID)
+print(mark)
+os.getpid = lambda: mark or "no mark to match"
+"""
+
+
+def test_a_server_outlives_other_processes_that_use_mirakuru(memcached_server):
+    """Once pids wrap, some test process's pid (2407) sits in a server's mark ("12407:...");
+    that process's exit must not take our server down mid-grading."""
+    server = memcached_server()
+    done = subprocess.run([sys.executable, "-c", _OTHER_PROCESS_EXITS, str(server.pid)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert server.ping(), f"killed by the exit hook of a process matching its mark {done.stdout.strip()}"
+
+
+def test_a_server_dies_with_the_process_that_started_it(tmp_path):
+    done = subprocess.run([sys.executable, "-c", "from grader.harness import MemcachedServer\n"
+                                                 "print(MemcachedServer.launch().port)"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not MemcachedServer("127.0.0.1", int(done.stdout)).ping()
