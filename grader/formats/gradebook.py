@@ -21,6 +21,7 @@ class Student:
     scores: dict[str, float] = field(default_factory=dict)  # assignment -> points earned
     maxima: dict[str, float] = field(default_factory=dict)  # assignment -> points possible
     problem: str = ""  # why there is no grade, when there is none
+    details: dict[str, str] = field(default_factory=dict)  # e.g. the graded commit, its date, the deadline
 
     @property
     def total(self) -> float:
@@ -54,12 +55,13 @@ def assignments_of(students: list[Student]) -> list[str]:
 def write_csv(students: list[Student], path: Path) -> None:
     assignments = assignments_of(students)
     maxima = {a: max(s.maxima.get(a, 0) for s in students) for a in assignments}
+    details = list(dict.fromkeys(key for s in students for key in s.details))
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["student", *assignments, "total", "max_score", "problem"])
+        out.writerow(["student", *assignments, "total", "max_score", *details, "problem"])
         for s in students:
             out.writerow([s.name, *[number(s.scores.get(a, 0)) for a in assignments], number(s.total),
-                          number(sum(maxima.values())), s.problem])
+                          number(sum(maxima.values())), *[s.details.get(key, "") for key in details], s.problem])
 
 
 def markdown(students: list[Student]) -> str:
