@@ -13,6 +13,11 @@ A student without a repository or without a submission before the deadline gets 
 manifest entry with the problem and no folder: nothing is graded, and the class CSV
 says why.
 
+Commit dates come from the student's clock. With `--push-times`, the manifest also
+records when GitHub saw the graded commit arrive: the first push (repository
+activity API) after which a branch contained it. The grade is not changed; the class
+summary lists every commit dated before the deadline but pushed after it.
+
 Run as `python -m grader.fetch --plan plan.json --batch 001 --out DIR` (standard
 library only). `--source` says where repositories live: `https://github.com/{repository}.git`
 by default; a local path such as `/srv/repos/{repository}` works the same (the
@@ -31,6 +36,8 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +47,8 @@ from grader import classplan, deadline
 GITHUB = "https://github.com/{repository}.git"
 TOKEN_ENV = "STUDENT_REPOS_TOKEN"
 MAX_BYTES = 20 * 1024 * 1024  # a submission's files, all together: far above any honest one
+ACTIVITY = "https://api.github.com/repos/{repository}/activity?per_page=100"
+PUSHES = {"push", "force_push", "branch_creation", "merge_queue_merge", "pr_merge"}
 
 
 def _git_env() -> dict[str, str]:
@@ -83,7 +92,44 @@ def export(repo: Path, commit: str, assignments: list[str], dest: Path) -> int:
     return count
 
 
-def fetch_one(entry: dict, plan: dict, source: str, out: Path) -> dict:
+def first_push(activities: list[dict], commit: str, contains) -> str:
+    """When the first push (oldest first) whose new head `contains(head, commit)` happened; '' if none did."""
+    pushes = sorted((a for a in activities if a.get("activity_type") in PUSHES and a.get("after")),
+                    key=lambda a: a["timestamp"])
+    return next((a["timestamp"] for a in pushes if contains(a["after"], commit)), "")
+
+
+def activities(repository: str, pages: int = 10) -> list[dict]:
+    """The repository's push history as GitHub recorded it (newest first, at most `pages` pages)."""
+    found, url = [], ACTIVITY.format(repository=repository)
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    if os.environ.get(TOKEN_ENV):
+        headers["Authorization"] = f"Bearer {os.environ[TOKEN_ENV]}"
+    for _ in range(pages):
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
+            found += json.load(response)
+            links = response.headers.get("Link", "")
+        following = [part.split(";")[0].strip(" <>") for part in links.split(",") if 'rel="next"' in part]
+        if not following:
+            break
+        url = following[0]
+    return found
+
+
+def _pushed_at(repo: Path, repository: str, commit: str) -> tuple[str, str]:
+    def contains(head: str, wanted: str) -> bool:
+        try:
+            _git(repo, "merge-base", "--is-ancestor", wanted, head)
+            return True
+        except subprocess.CalledProcessError:
+            return False  # not an ancestor, or a head a force push has since removed
+    try:
+        return first_push(activities(repository), commit, contains), ""
+    except (OSError, ValueError, urllib.error.URLError) as exc:
+        return "", f"push time unavailable: {exc}"
+
+
+def fetch_one(entry: dict, plan: dict, source: str, out: Path, push_times: bool = False) -> dict:
     """Fetch one student; returns the manifest entry (with `problem` when there is nothing to grade)."""
     record = {**entry, "commit": "", "committed_at": "", "deadline": plan["deadline"],
               "submissions": plan["submissions"], "problem": ""}
@@ -106,6 +152,8 @@ def fetch_one(entry: dict, plan: dict, source: str, out: Path) -> dict:
         stamp = _git(repo, "show", "-s", "--format=%ct", commit).stdout.decode().strip()
         record.update(commit=commit, committed_at=datetime.fromtimestamp(int(stamp), timezone.utc).isoformat()
                       .replace("+00:00", "Z"))
+        if push_times:
+            record["pushed_at"], record["note"] = _pushed_at(repo, entry["repository"], commit)
         target = out / "submissions" / entry["student"]
         try:
             files = export(repo, commit, plan["assignments"], target)
@@ -117,11 +165,11 @@ def fetch_one(entry: dict, plan: dict, source: str, out: Path) -> dict:
     return record
 
 
-def fetch_batch(plan: dict, batch: str, source: str, out: Path, jobs: int = 4) -> dict:
+def fetch_batch(plan: dict, batch: str, source: str, out: Path, jobs: int = 4, push_times: bool = False) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     students = classplan.batch_of(plan, batch)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        entries = list(pool.map(lambda entry: fetch_one(entry, plan, source, out), students))
+        entries = list(pool.map(lambda entry: fetch_one(entry, plan, source, out, push_times), students))
     manifest = {"batch": batch, "deadline": plan["deadline"], "students": entries}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
@@ -134,9 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--source", default=GITHUB, help="where a repository is, with {repository} for owner/name")
     p.add_argument("--jobs", type=int, default=4, help="repositories fetched at once")
+    p.add_argument("--push-times", action="store_true", help="record when GitHub saw each graded commit pushed")
     args = p.parse_args(argv)
     try:
-        manifest = fetch_batch(classplan.load(args.plan), args.batch, args.source, args.out, args.jobs)
+        manifest = fetch_batch(classplan.load(args.plan), args.batch, args.source, args.out, args.jobs,
+                               args.push_times)
     except (OSError, ValueError, KeyError) as exc:
         print(f"fetch: {exc}", file=sys.stderr)
         return 1

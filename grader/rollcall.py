@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from grader.formats import gradebook
 from grader.formats.markdown import cell
 
-DETAILS = ("repository", "commit", "committed_at", "deadline")
+DETAILS = ("repository", "commit", "committed_at", "pushed_at", "deadline")
 
 
 @dataclass
@@ -65,6 +66,15 @@ def collect(plan: dict, folder: Path) -> Rollcall:
     return Rollcall(students, ignored)
 
 
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def pushed_late(student: gradebook.Student) -> bool:
+    pushed, due = student.details.get("pushed_at"), student.details.get("deadline")
+    return bool(pushed and due) and _instant(pushed) > _instant(due)
+
+
 def summary(rollcall: Rollcall) -> str:
     """The class table, then every student without a grade and why, then what was ignored."""
     text = f"## Grades\n\n{gradebook.markdown(rollcall.students)}\n"
@@ -72,6 +82,11 @@ def summary(rollcall: Rollcall) -> str:
     if missing:
         text += f"### Not graded, or not fully ({len(missing)})\n\n"
         text += "".join(f"- {cell(s.name)}: {cell(s.problem, 200)}\n" for s in missing) + "\n"
+    late = [s for s in rollcall.students if pushed_late(s)]
+    if late:
+        text += f"### Committed before the deadline, pushed after it ({len(late)}): graded all the same\n\n"
+        text += "".join(f"- {cell(s.name)}: committed {s.details['committed_at']}, pushed "
+                        f"{s.details['pushed_at']}\n" for s in late) + "\n"
     if rollcall.ignored:
         text += f"### Ignored ({len(rollcall.ignored)}): files no student of that batch owns\n\n"
         text += "".join(f"- `{cell(p)}`\n" for p in rollcall.ignored[:50]) + "\n"

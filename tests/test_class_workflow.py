@@ -295,3 +295,30 @@ def test_collect_reads_no_manifest_or_results_outside_the_plan(tmp_path):
     call = rollcall.collect(plan, tmp_path)
     assert [s.name for s in call.students] == ["ada"] and call.students[0].total == 0
     assert call.students[0].problem.startswith("no results file")
+
+
+def test_the_push_time_is_the_first_push_that_brought_the_commit():
+    history = {"c1": {"c1"}, "c2": {"c1", "c2"}, "c3": {"c1", "c2", "c3"}}  # head -> commits it contains
+    pushes = [  # newest first, as GitHub lists them
+        {"activity_type": "push", "after": "c3", "timestamp": "2026-12-03T09:00:00Z"},
+        {"activity_type": "force_push", "after": "c2", "timestamp": "2026-12-02T09:00:00Z"},
+        {"activity_type": "branch_deletion", "after": "c2", "timestamp": "2026-11-20T09:00:00Z"},
+        {"activity_type": "push", "after": "c1", "timestamp": "2026-11-30T09:00:00Z"},
+    ]
+    contains = lambda head, commit: commit in history[head]  # noqa: E731
+    assert fetch.first_push(pushes, "c2", contains) == "2026-12-02T09:00:00Z"
+    assert fetch.first_push(pushes, "c1", contains) == "2026-11-30T09:00:00Z"
+    assert fetch.first_push(pushes, "c9", contains) == ""
+
+
+def test_a_commit_dated_before_the_deadline_but_pushed_after_it_is_listed(tmp_path):
+    plan = {"batches": [{"batch": "001", "students": [{"student": "ada", "repository": "org/ada"}]}]}
+    (tmp_path / "manifest-001").mkdir()
+    (tmp_path / "manifest-001" / "manifest.json").write_text(json.dumps({"students": [
+        {"student": "ada", "repository": "org/ada", "commit": "c" * 40, "committed_at": BEFORE,
+         "pushed_at": AFTER, "deadline": DEADLINE, "problem": ""}]}))
+    (tmp_path / "results-001").mkdir()
+    (tmp_path / "results-001" / "ada.json").write_text(json.dumps(prepared(7)))
+    call = rollcall.collect(plan, tmp_path)
+    assert call.students[0].total == 7 and rollcall.pushed_late(call.students[0])
+    assert f"ada: committed {BEFORE}, pushed {AFTER}" in rollcall.summary(call)
