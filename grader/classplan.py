@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only_after_deadline and datetime.now(timezone.utc) < when:
             print(f"classplan: the deadline {args.deadline} has not passed: nothing to grade yet")
         else:
-            students = roster.read(args.roster, args.classroom50 or None, args.assignment)
+            students = roster.read(args.roster, args.classroom50 or None, args.assignment, unaccepted=True)
             plan = make(students, args.assignment, when, args.submissions, args.per_job or None,
                         args.student_minutes)
             args.out.write_text(json.dumps(plan, indent=1) + "\n")

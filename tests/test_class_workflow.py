@@ -322,3 +322,13 @@ def test_a_commit_dated_before_the_deadline_but_pushed_after_it_is_listed(tmp_pa
     call = rollcall.collect(plan, tmp_path)
     assert call.students[0].total == 7 and rollcall.pushed_late(call.students[0])
     assert f"ada: committed {BEFORE}, pushed {AFTER}" in rollcall.summary(call)
+
+
+def test_a_student_who_never_accepted_keeps_a_row(tmp_path):
+    fixture = ROOT / "tests" / "fixtures" / "rosters" / "github-classroom-grades.csv"
+    assert classplan.main([str(fixture), "--assignment", ID, "--deadline", DEADLINE,
+                           "--out", str(tmp_path / "plan.json")]) == 0
+    plan = classplan.load(tmp_path / "plan.json")
+    [larry] = [s for b in plan["batches"] for s in b["students"] if s["student"] == "late-larry"]
+    entry = fetch.fetch_one(larry, plan, "/nowhere/{repository}", tmp_path)
+    assert entry["problem"].startswith("no repository") and "never accepted" in entry["problem"]
