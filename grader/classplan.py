@@ -78,8 +78,8 @@ def batch_of(plan: dict, name: str) -> list[dict]:
     raise PlanError(f"the plan has no batch {name!r}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m grader.classplan", description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None, prog: str = "python -m grader.classplan") -> int:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     p.add_argument("roster", type=Path)
     p.add_argument("--assignment", required=True, help="an assignment id, or 'all'")
     p.add_argument("--deadline", required=True, help="ISO 8601 with a time zone, e.g. 2026-12-01T23:59:00Z")

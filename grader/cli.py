@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in PLAIN:
-        return PLAIN[argv[0]](argv[1:])
+        return PLAIN[argv[0]](argv[1:], prog=f"grader {argv[0]}")
     args = parser().parse_args(argv)
     if getattr(args, "db", "absent") is None:
         from grader.nbgrader_gradebook import DEFAULT_DB

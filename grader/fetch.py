@@ -175,8 +175,8 @@ def fetch_batch(plan: dict, batch: str, source: str, out: Path, jobs: int = 4, p
     return manifest
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m grader.fetch", description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None, prog: str = "python -m grader.fetch") -> int:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     p.add_argument("--plan", type=Path, required=True)
     p.add_argument("--batch", required=True)
     p.add_argument("--out", type=Path, required=True)

@@ -196,3 +196,20 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "bash .ci/run" in ci
     assert ".venv/bin/pytest" in run and "bash setup.sh && .venv/bin/pytest" in readme
+
+
+def test_the_course_artifact_grades_every_assignment_without_solutions(tmp_path):
+    """What the plan job keeps for grading is enough: every assignment is there, no solution is."""
+    steps = _grade_workflow()["jobs"]["plan"]["steps"]
+    kept = next(s for s in steps if s.get("with", {}).get("name") == "course")["with"]["path"].split()
+    for path in kept:
+        source = ROOT / path
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / path, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy(source, tmp_path / path)
+    assert not (tmp_path / "solutions").exists()
+    done = subprocess.run([sys.executable, "-c", "from grader import course; print(course.ROOT, "
+                           "*[a.id for a in course.available()])"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})
+    assert done.stdout.split() == [str(tmp_path), *[a.id for a in course.available()]], done.stderr
