@@ -15,10 +15,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader import pipeline
@@ -66,6 +68,7 @@ def grade_one(job: Job, name: str, limit: float) -> tuple[str | None, dict | Non
     scratch = tempfile.mkdtemp(prefix=f"grader-{job.student}-")  # removed even if grading is killed
     env = {**os.environ, "COLUMNS": "120", "TMPDIR": scratch}
     try:
+        started = time.time()
         with open(job.log, "wb") as log:
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     env=env, start_new_session=True)
@@ -75,8 +78,7 @@ def grade_one(job: Job, name: str, limit: float) -> tuple[str | None, dict | Non
                 kill_tree(proc.pid)  # its test processes and memcached servers too: they sit in other groups
                 return f"grading did not finish within {limit:.0f} s and was stopped", None
             finally:
-                with contextlib.suppress(OSError):
-                    os.killpg(proc.pid, signal.SIGKILL)  # anything left in its session
+                _kill_group(proc.pid, started)
         if returncode < 0:
             return f"grading crashed: the grader was killed by {signal.Signals(-returncode).name}", None
         document = _read(private / "results.json")
@@ -87,6 +89,14 @@ def grade_one(job: Job, name: str, limit: float) -> tuple[str | None, dict | Non
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(private, ignore_errors=True)
+
+
+def _kill_group(pgid: int, started: float) -> None:
+    """Kill what is left of a grading's process group (never a later group that reuses the number)."""
+    for process in psutil.process_iter(["pid", "create_time"]):
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getpgid(process.pid) == pgid and process.info["create_time"] >= started - 1:
+                process.kill()
 
 
 def _read(path: Path) -> dict | None:
