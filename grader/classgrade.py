@@ -27,7 +27,7 @@ from grader import pipeline
 from grader.child import kill_tree
 from grader.course import Assignment
 from grader.formats import gradebook, gradescope
-from grader.scoring import NOT_RUN, AssignmentResult, Outcome, score
+from grader.scoring import NOT_RUN, AssignmentResult, Outcome, TestSpec, score
 
 @dataclass(frozen=True)
 class Job:
@@ -43,11 +43,17 @@ def jobs_for(submissions: Path, out: Path) -> list[Job]:
     return [Job(p.name, p, out / f"{p.name}.json", out / f"{p.name}.log") for p in folders]
 
 
-def stand_in(assignments: list[Assignment], reason: str) -> dict:
+def manifests(assignments: list[Assignment]) -> dict[str, list[TestSpec]]:
+    """Every assignment's hidden tests, collected before any grading starts: collecting runs a
+    child of this process, which reaps every other child it finds, gradings in flight included."""
+    return {a.id: pipeline.manifest_of(a) for a in assignments}
+
+
+def stand_in(assignments: list[Assignment], reason: str, known: dict[str, list[TestSpec]]) -> dict:
     """A results file for a student whose grading did not finish: every test at 0, and why."""
     results = []
     for assignment in assignments:
-        manifest = pipeline.manifest_of(assignment)
+        manifest = known[assignment.id]
         outcomes = {spec.nodeid: Outcome(NOT_RUN, reason) for spec in manifest}
         results.append(AssignmentResult(assignment.id, score(manifest, outcomes), [reason]))
     document = gradescope.results_json(results, 0.0)
@@ -122,6 +128,7 @@ def grade_class(name: str, assignments: list[Assignment], submissions: Path, out
     out.mkdir(parents=True, exist_ok=True)
     out.chmod(0o700)
     todo = jobs_for(submissions, out)
+    known = manifests(assignments) if todo else {}
     documents: dict[str, dict] = {}
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.description}"))
@@ -131,7 +138,7 @@ def grade_class(name: str, assignments: list[Assignment], submissions: Path, out
         for future in as_completed(futures):
             job = futures[future]
             problem, document = future.result()
-            documents[job.student] = document or stand_in(assignments, problem)
+            documents[job.student] = document or stand_in(assignments, problem, known)
             _write(job.results, documents[job.student])
             progress.update(task, advance=1, description=f"{job.student}" + (f": {problem}" if problem else ""))
     own = {job.results for job in todo}

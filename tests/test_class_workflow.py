@@ -136,7 +136,7 @@ def run(tmp_path_factory):
 
     # grade: batch 001 for real, as the workflow's grading job runs it; the others' results prepared
     done = subprocess.run([sys.executable, "-m", "grader", "grade-class", ID, "--submissions",
-                           str(fetched / "001" / "submissions"), "--out", str(graded_out), "--jobs", "1",
+                           str(fetched / "001" / "submissions"), "--out", str(graded_out), "--jobs", "2",
                            "--timeout", "120"], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr
     for batch in rest:
@@ -175,8 +175,7 @@ def test_the_plan_cuts_the_class_into_batches_under_the_matrix_limit(run):
 
 def test_the_reference_is_graded_at_its_last_commit_before_the_deadline(run):
     alice = run["by_name"]["alice"]
-    # the reference's full marks, give or take a hidden test that a loaded machine can upset
-    assert float(alice["max_score"]) >= float(alice["total"]) >= 0.9 * float(alice["max_score"]) > 0, alice
+    assert float(alice["total"]) == float(alice["max_score"]) > 0, alice
     assert alice["problem"] == ""
     manifest = json.loads((run["fetched"] / "001" / "manifest.json").read_text())
     entry = next(e for e in manifest["students"] if e["student"] == "alice")
@@ -186,6 +185,7 @@ def test_the_reference_is_graded_at_its_last_commit_before_the_deadline(run):
 
 def test_a_submission_that_writes_classmates_results_files_changes_no_grade(run):
     assert float(run["by_name"]["mallory"]["total"]) == 0  # not her forged 99
+    assert run["by_name"]["mallory"]["problem"] == ""  # graded, and graded as what she handed in
     assert float(run["by_name"]["alice"]["total"]) > 0
     assert float(run["by_name"]["s100"]["total"]) == ordinary(run["names"].index("s100"))
     assert "results-001/s100.json" in run["summary"]  # listed as ignored
