@@ -171,9 +171,9 @@ def problems(document: dict, assignments: list[Assignment] | None = None) -> lis
         if grader_minutes(job) and isinstance(limit, (int, float)) and grader_minutes(job) + SETUP_MARGIN > limit:
             out.append(f"job {name}: its graders may take {grader_minutes(job):g} min, and the job stops at "
                        f"{limit}: one hang would leave no score at all")
-        runs = [str(step.get("run", "")) for step in job.get("steps", [])]
-        installs = [i for i, run in enumerate(runs) if "apt-get install" in run]
-        if installs and not any("apt-get update" in run for run in runs[:installs[0] + 1]):
+        script = "\n".join(str(step.get("run", "")) for step in job.get("steps", []))
+        install, update = script.find("apt-get install"), script.find("apt-get update")
+        if install >= 0 and not 0 <= update < install:
             out.append(f"job {name}: apt-get install before apt-get update (stale lists 404 on hosted runners)")
         ports = service_ports(job)
         for used in servers_used(job):
