@@ -4,10 +4,15 @@ solutions/ is nbgrader's source and assignments/ its release, so that
 `nbgrader generate_assignment <id>` writes exactly what `grader generate` writes.
 nbgrader copies .py files verbatim; the post-convert hook strips their solution
 regions, and removes them all if it cannot, so no solution can leak that way.
+Autograding runs each lab on the student's own module: the files students write
+are never overwritten with the reference's (see grader/nbgrader_autograde.py).
 Class data (submissions, autograded copies, feedback, the gradebook) lives in
-nbgrader/, which git ignores.
+nbgrader/, which git ignores; `grader gradebook init <id>` creates it.
 """
 import os
+import sys
+
+from grader import nbgrader_autograde
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it reads this file)
 
@@ -22,4 +27,9 @@ c.CourseDirectory.solution_directory = "nbgrader/solution"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "nbgrader", "gradebook.db")
 
 c.GenerateAssignment.post_convert_hook = "grader.notebooks.strip_released_modules"
+c.Autograde.exclude_overwriting = nbgrader_autograde.kept_from_submission()
+c.Autograde.sanitize_preprocessors = nbgrader_autograde.sanitize_preprocessors()
 c.Execute.timeout = 180  # seconds a cell may run when autograding (the labs run real experiments)
+
+# nbgrader runs the `alembic` command: find this environment's own, as .venv/bin/nbgrader is run unactivated
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")

@@ -22,12 +22,15 @@ import sys
 import time
 from pathlib import Path
 
-from grader import classgrade, classplan, classroom50, course, fetch, generate, harness, pipeline, release, report, rollcall
+from grader import (bundle, classgrade, classplan, classroom50, course, fetch, generate, harness, pipeline, release,
+                    report, rollcall)
 from grader.child import GradingError
 from grader.formats import classroom, gradebook, gradescope, markdown
 
 # Exit statuses: 0 when the work was done (whatever the scores); the others mean it could not be.
 USAGE, NO_SERVICE, BROKEN = 2, 3, 4
+# What grade-class totals into its --out folder: the hidden tests only (the gradebook's export has it all).
+HIDDEN_CSV = "hidden-tests.csv"
 
 
 def fail(status: int, message: str) -> int:
@@ -35,8 +38,14 @@ def fail(status: int, message: str) -> int:
     return status
 
 
+def _new(path: str) -> Path:
+    """An output file's path, its folder made: grades/ need not exist before the first command."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return Path(path)
+
+
 def _append(path: str, text: str) -> None:
-    with open(path, "a", encoding="utf-8") as f:
+    with open(_new(path), "a", encoding="utf-8") as f:
         f.write(text)
 
 
@@ -54,10 +63,10 @@ def cmd_grade(args) -> int:
         return fail(BROKEN, str(exc))
     report.show(results)
     if args.results:
-        document = gradescope.results_json(results, time.monotonic() - started)
-        Path(args.results).write_text(json.dumps(document, indent=2) + "\n")
+        document = gradescope.results_json(results, time.monotonic() - started, args.visibility)
+        _new(args.results).write_text(json.dumps(document, indent=2) + "\n")
     if args.runner_json:
-        Path(args.runner_json).write_text(json.dumps(classroom.runner_result(results), indent=2) + "\n")
+        _new(args.runner_json).write_text(json.dumps(classroom.runner_result(results), indent=2) + "\n")
     if args.summary:
         _append(args.summary, markdown.summary(results, title=args.title or ""))
     return 0
@@ -75,11 +84,11 @@ def cmd_grade_class(args) -> int:
         jobs = 1
     out = Path(args.out)
     students = classgrade.grade_class(args.assignment, assignments, submissions, out, jobs, args.timeout)
-    gradebook.write_csv(students, out / "grades.csv")
+    gradebook.write_csv(students, out / HIDDEN_CSV)
     print(gradebook.markdown(students))
     if args.summary:
         _append(args.summary, f"## Graded in this job\n\n{gradebook.markdown(students)}\n")
-    print(f"results: {out}/<student>.json, totals: {out / 'grades.csv'}")
+    print(f"results: {out}/<student>.json, totals: {out / HIDDEN_CSV}")
     return 0
 
 
@@ -96,7 +105,7 @@ def cmd_collect(args) -> int:
         text = f"## Grades\n\n{gradebook.markdown(students)}\n"
     if not students:
         return fail(USAGE, f"no results files (*.json) in {folder}")
-    gradebook.write_csv(students, Path(args.csv))
+    gradebook.write_csv(students, _new(args.csv))
     print(text)
     if args.summary:
         _append(args.summary, text)
@@ -144,8 +153,8 @@ def cmd_classroom50(args) -> int:
 def cmd_release_solutions(args) -> int:
     try:
         files = release.build_solutions(Path(args.dest), course.select(args.assignment))
-    except FileExistsError as exc:
-        return fail(USAGE, str(exc))
+    except (FileExistsError, release.LeakError) as exc:
+        return fail(BROKEN if isinstance(exc, release.LeakError) else USAGE, str(exc))
     print(f"solutions: {len(files)} files in {args.dest}")
     return 0
 
@@ -154,8 +163,12 @@ def cmd_gradescope_bundle(args) -> int:
     if args.assignment == "all":
         return fail(USAGE, "a Gradescope bundle grades one assignment: name it")
     [assignment] = course.select(args.assignment)
-    names = release.build_gradescope_bundle(assignment, Path(args.out))
-    print(f"{args.out}: {len(names)} files (upload it as the autograder of a Gradescope assignment)")
+    try:
+        names = bundle.build(assignment, Path(args.out), args.visibility)
+    except release.LeakError as exc:
+        return fail(BROKEN, str(exc))
+    print(f"{args.out}: {len(names)} files (upload it as the autograder of a Gradescope assignment); "
+          f"tests' visibility: {args.visibility}")
     return 0
 
 
@@ -175,6 +188,19 @@ def cmd_gradebook_import(args) -> int:
     return 0
 
 
+def cmd_gradebook_init(args) -> int:
+    from grader import nbgrader_gradebook as book
+    if args.assignment == "all":
+        return fail(USAGE, "name one assignment: its lab notebook goes into the gradebook")
+    [assignment] = course.select(args.assignment)
+    try:
+        recorded = book.init(assignment, args.db)
+    except book.GradebookError as exc:
+        return fail(BROKEN, str(exc))
+    print(f"{assignment.id}: {', '.join(recorded)} recorded in {args.db}")
+    return 0
+
+
 def cmd_gradebook_collect(args) -> int:
     from grader import nbgrader_gradebook as book
     if args.assignment == "all" or not Path(args.submissions).is_dir():
@@ -189,7 +215,7 @@ def cmd_gradebook_collect(args) -> int:
 def cmd_gradebook_export(args) -> int:
     from grader import nbgrader_gradebook as book
     try:
-        table = book.export_csv(args.db, Path(args.csv))
+        table = book.export_csv(args.db, _new(args.csv))
     except book.GradebookError as exc:
         return fail(BROKEN, str(exc))
     print(f"{args.csv}: {len(table)} rows (student x assignment)")
@@ -206,6 +232,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--submission", required=True, metavar="PATH",
                    help="folder holding PATH/<id>/<module> or PATH/assignments/<id>/<module>")
     g.add_argument("--results", metavar="FILE", help="write Gradescope's results.json here")
+    g.add_argument("--visibility", choices=gradescope.VISIBILITIES, default="visible",
+                   help="Gradescope's visibility of each test in --results (default: visible)")
     g.add_argument("--runner-json", metavar="FILE",
                    help="write the runner result that GitHub Classroom's grading reporter reads")
     g.add_argument("--summary", metavar="FILE", help="append a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
@@ -216,7 +244,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("assignment", help="an assignment id, or 'all'")
     c.add_argument("--submissions", required=True, metavar="DIR", help="one sub-folder per student")
     c.add_argument("--out", required=True, metavar="DIR", help="where <student>.json, <student>.log and "
-                                                                "grades.csv go")
+                                                                f"{HIDDEN_CSV} go")
     c.add_argument("--jobs", type=int, default=0, help="students graded at once (default: one per core)")
     c.add_argument("--timeout", type=float, default=1800, help="seconds one student's grading may take")
     c.add_argument("--summary", metavar="FILE", help="append the table as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
@@ -258,10 +286,16 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("gradescope-bundle", help="build a Gradescope autograder .zip for one assignment")
     b.add_argument("assignment")
     b.add_argument("--out", required=True, metavar="FILE.zip")
+    b.add_argument("--visibility", choices=gradescope.VISIBILITIES, default="after_due_date",
+                   help="when students see each test's result and their score (default: after_due_date; "
+                        "whether their module was found and imports, they always see at once)")
     b.set_defaults(run=cmd_gradescope_bundle)
 
     book = sub.add_parser("gradebook", help="nbgrader's gradebook: hidden-test scores beside the notebooks'")
     books = book.add_subparsers(dest="action", required=True)
+    n = books.add_parser("init", help="record an assignment's lab notebook in the gradebook (creating it)")
+    n.add_argument("assignment")
+    n.set_defaults(run=cmd_gradebook_init)
     i = books.add_parser("import", help="write a folder of results files (<student>.json) into the gradebook")
     i.add_argument("results", metavar="DIR")
     i.add_argument("--roster", metavar="FILE", help="add every student of the roster (classroom/roster.csv)")
@@ -274,7 +308,7 @@ def parser() -> argparse.ArgumentParser:
     e = books.add_parser("export", help="one CSV: hidden tests, autograded and written points, per student")
     e.add_argument("--csv", required=True, metavar="FILE")
     e.set_defaults(run=cmd_gradebook_export)
-    for each in (i, e):
+    for each in (n, i, e):
         each.add_argument("--db", default=None, help="the gradebook's URL (default: nbgrader/gradebook.db)")
     return p
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from grader import notebooks
 from grader.course import Assignment
-from grader.stripping import strip_solutions
+from grader.stripping import has_markers, strip_solutions
 
 SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".hypothesis"}
 
@@ -22,6 +22,16 @@ def sources(assignment: Assignment) -> list[Path]:
     return sorted(p for p in root.rglob("*")
                   if p.is_file() and not SKIPPED_DIRS & set(p.relative_to(root).parts)
                   and p.suffix != ".pyc")
+
+
+def students_files(assignment: Assignment) -> list[str]:
+    """The files of solutions/<id>/ whose student version is not the same file: the module and any .py
+    with solution regions. Grading must use the student's copy of these, never the reference's."""
+    written = {assignment.module}
+    for path in sources(assignment):
+        if path.suffix == ".py" and has_markers(path.read_text(encoding="utf-8")):
+            written.add(path.relative_to(assignment.solution_dir).as_posix())
+    return sorted(written)
 
 
 def render(assignment: Assignment) -> dict[Path, bytes]:

@@ -42,6 +42,15 @@ def _api():
     return api
 
 
+def _open(api, db_url: str):
+    """The gradebook at `db_url`, which `grader gradebook init` must have made (nbgrader would only say
+    'unable to open database file')."""
+    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).is_file():
+        raise GradebookError(f"no gradebook at {db_url.removeprefix('sqlite:///')}: "
+                             "run `.venv/bin/grader gradebook init <id>` first, for each assignment")
+    return api.Gradebook(db_url, COURSE)
+
+
 def feedback(results: dict, assignment: str) -> str:
     """The comment a student reads beside the hidden-tests score: each test that failed, and why."""
     failed = [t for t in results.get("tests", []) if t["name"].startswith(f"{assignment}::") and
@@ -54,6 +63,27 @@ def feedback(results: dict, assignment: str) -> str:
         lines.append(f"- {test['name'].split('::', 1)[1]} ({number(test['score'])}/{number(test['max_score'])}): "
                      f"{reason[:500]}")
     return "\n".join(lines)
+
+
+def init(assignment, db_url: str) -> list[str]:
+    """Record `assignment`'s lab notebooks (cells, points, checksums) in the gradebook, creating it.
+
+    nbgrader generates the notebooks afresh into a scratch folder, so assignments/
+    is never touched; what it makes must be what the students were given.
+    """
+    _api()
+    if db_url.startswith("sqlite:///"):
+        Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    from grader import notebooks
+    released = notebooks.release(assignment, db_url=db_url, course_id=COURSE)
+    if not released:
+        raise GradebookError(f"{assignment.id} has no lab notebook: there is nothing to record")
+    stale = [str(rel) for rel, data in released.items() if not (assignment.skeleton_dir / rel).is_file()
+             or (assignment.skeleton_dir / rel).read_bytes() != data]
+    if stale:
+        raise GradebookError(f"assignments/{assignment.id}/{', '.join(stale)} is not what solutions/ makes now: "
+                             f"run `.venv/bin/grader generate {assignment.id}`, commit and release it, then init again")
+    return sorted(str(rel) for rel in released)
 
 
 @dataclass
@@ -70,10 +100,13 @@ def import_results(results_dir: Path, db_url: str, roster: Path | None = None) -
     from grader import roster as roster_file
 
     done: list[Imported] = []
-    with api.Gradebook(db_url, COURSE) as gb:
-        if roster is not None:
-            for row in roster_file.read(roster):
-                gb.update_or_create_student(row["student"])
+    try:
+        rostered = [row["student"] for row in roster_file.read(roster)] if roster is not None else []
+    except (OSError, roster_file.RosterError) as exc:
+        raise GradebookError(str(exc)) from None
+    with _open(api, db_url) as gb:
+        for name in rostered:
+            gb.update_or_create_student(name)
         for path in sorted(results_dir.glob("*.json")):
             student = gradebook.read(path)
             if student.problem and not student.maxima:
@@ -91,7 +124,7 @@ def _import_one(api, gb, student: str, assignment: str, score: float, most: floa
         cell = gb.find_graded_cell(HIDDEN_CELL, LAB, assignment)
     except api.MissingEntry:
         raise GradebookError(f"the gradebook has no {assignment}/{LAB}.ipynb with a '{HIDDEN_CELL}' cell: "
-                             f"run `nbgrader generate_assignment {assignment}` first") from None
+                             f"run `.venv/bin/grader gradebook init {assignment}` first") from None
     if abs(cell.max_score - most) > 1e-9:
         raise GradebookError(f"{assignment}'s {HIDDEN_CELL} cell is worth {number(cell.max_score)} points but its "
                              f"hidden tests {number(most)}: update the lab notebook and generate again")
@@ -158,7 +191,7 @@ def rows(db_url: str) -> list[dict]:
     """Per student and assignment: hidden tests, autograded and written notebook points, and totals."""
     api = _api()
     out = []
-    with api.Gradebook(db_url, COURSE) as gb:
+    with _open(api, db_url) as gb:
         for assignment in sorted(gb.assignments, key=lambda a: a.name):
             for student in sorted(gb.students, key=lambda s: s.id):
                 row = {c: 0.0 for c in COLUMNS[2:-1]}

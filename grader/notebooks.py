@@ -33,8 +33,12 @@ def _nbgrader():
     return GenerateAssignment, CourseDirectory, Config
 
 
-def release(assignment: Assignment) -> dict[Path, bytes]:
-    """The student version of every notebook of `assignment`: relative path -> contents."""
+def release(assignment: Assignment, db_url: str | None = None, course_id: str = "") -> dict[Path, bytes]:
+    """The student version of every notebook of `assignment`: relative path -> contents.
+
+    With `db_url`, nbgrader also records the notebooks' graded cells in that gradebook,
+    as `nbgrader generate_assignment` does, without touching assignments/.
+    """
     notebooks = sorted(assignment.solution_dir.rglob("*.ipynb"))
     notebooks = [p for p in notebooks if ".ipynb_checkpoints" not in p.parts]
     if not notebooks:
@@ -46,9 +50,11 @@ def release(assignment: Assignment) -> dict[Path, bytes]:
         config.CourseDirectory.source_directory = "solutions"
         config.CourseDirectory.release_directory = out
         config.CourseDirectory.assignment_id = assignment.id
-        config.GenerateAssignment.no_database = True  # as `--no-db` does: the gradebook is the instructor's
-        config.SaveCells.enabled = False
-        config.CourseDirectory.db_url = f"sqlite:///{out}/unused.db"  # some steps open it all the same
+        if db_url is None:
+            config.GenerateAssignment.no_database = True  # as `--no-db` does: the gradebook is the instructor's
+            config.SaveCells.enabled = False
+        config.CourseDirectory.db_url = db_url or f"sqlite:///{out}/unused.db"  # some steps open it all the same
+        config.CourseDirectory.course_id = course_id
         converter = GenerateAssignment(coursedir=CourseDirectory(config=config), config=config)
         converter.log.setLevel(logging.WARNING)
         converter.start()

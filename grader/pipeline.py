@@ -38,15 +38,15 @@ def grade_assignment(assignment: Assignment, folder: Path, env: dict[str, str], 
                      limits: Limits = Limits(), only: Callable[[TestSpec], bool] | None = None) -> AssignmentResult:
     """Grade one assignment; `only` narrows the manifest (the self-tests use it to stay quick)."""
     started = time.monotonic()
-    module = submission.locate(folder, assignment)
+    found = submission.find(folder, assignment)
+    module = found.module
     box = sandbox.build(assignment, module, workdir / assignment.id)
     manifest = child.collect_manifest(box, env)
     if only is not None:
         manifest = [spec for spec in manifest if only(spec)]
-    notes: list[str] = []
+    notes: list[str] = list(found.notes)
     if module is None:
-        where = " or ".join(str(p) for p in submission.candidates(folder, assignment))
-        problem = f"{assignment.module} was not found: looked for {where}"
+        problem = found.problem
     else:
         problem = child.probe_import(box, env, assignment.module_name, limits)
         notes += submission.review_flags(module)
@@ -57,7 +57,7 @@ def grade_assignment(assignment: Assignment, folder: Path, env: dict[str, str], 
         outcomes, run_notes = child.run_tests(box, env, manifest, limits)
         notes += run_notes
     return AssignmentResult(assignment.id, scoring.score(manifest, outcomes), notes,
-                            round(time.monotonic() - started, 2))
+                            round(time.monotonic() - started, 2), problem or "")
 
 
 def grade(assignments: list[Assignment], folder: Path, limits: Limits = Limits(),

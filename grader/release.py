@@ -1,17 +1,20 @@
-"""What leaves the instructors' repository: the student template, the published solutions,
-and a Gradescope autograder bundle.
+"""What leaves the instructors' repository: the student template and the published solutions
+(the Gradescope autograder is grader/bundle.py's).
 
-The template and the solutions are built from the single source (solutions/) by the
-same generation as assignments/; the template is then scanned, and refused if any
-solution line, marker, hidden test or instructor workflow could be found in it.
+Both are built from the single source (solutions/) by the same generation as
+assignments/, with the same tools around them (the harness plugin, its conftest, a
+pyproject), so a student runs the visible tests in either the same way. Each is then
+scanned, and refused if anything could be found in it that must not be: a solution line
+or marker in the template, a hidden test or an instructor's workflow in either.
 """
 from __future__ import annotations
 
 import json
-import shutil
 import tomllib
-import zipfile
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from grader import generate, workflows
 from grader.course import HIDDEN, ROOT, Assignment
@@ -28,6 +31,12 @@ class LeakError(RuntimeError):
     """Something secret would have reached students."""
 
 
+def refuse(leaks: list[str], what: str) -> None:
+    """Raise LeakError listing `leaks`, if there are any."""
+    if leaks:
+        raise LeakError(f"{what} would leak:\n" + "\n".join(leaks))
+
+
 def fresh(dest: Path) -> None:
     if dest.exists() and any(dest.iterdir()):
         raise FileExistsError(f"{dest} is not empty: choose a new folder")
@@ -41,13 +50,10 @@ def write(path: Path, data: bytes | str) -> None:
     path.write_bytes(data)
 
 
-_fresh, _write = fresh, write
-
-
 def student_dependencies() -> list[str]:
     """Our dependencies that students need too, with our version bounds."""
     ours = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return [d for d in ours["dependencies"] if d.split(">")[0].split("<")[0].split("=")[0] in STUDENT_DEPENDENCIES]
+    return [d for d in ours["dependencies"] if canonicalize_name(Requirement(d).name) in STUDENT_DEPENDENCIES]
 
 
 def student_pyproject() -> str:
@@ -88,6 +94,15 @@ def assignments_table(assignments: list[Assignment]) -> str:
     return "\n".join(rows)
 
 
+def tools(dest: Path) -> None:
+    """What runs the visible tests: the harness plugin (real memcached), its conftest, a pyproject."""
+    write(dest / "harness.py", (ROOT / "grader" / "harness.py").read_bytes())
+    write(dest / "conftest.py", (TEMPLATE / "conftest.py").read_bytes())
+    write(dest / ".gitignore", (TEMPLATE / "gitignore").read_bytes())
+    write(dest / "pyproject.toml", student_pyproject())
+    write(dest / "docs" / "contract.md", (ROOT / "docs" / "contract.md").read_bytes())  # the handouts link it
+
+
 def build_template(dest: Path, assignments: list[Assignment], preview_workflow: bool = True) -> list[Path]:
     """The repository each student's is made from (by Classroom 50, by hand, or formerly GitHub Classroom).
 
@@ -98,12 +113,9 @@ def build_template(dest: Path, assignments: list[Assignment], preview_workflow: 
     for assignment in assignments:
         for rel, data in generate.render(assignment).items():
             write(dest / "assignments" / assignment.id / rel, data)
-    write(dest / "harness.py", (ROOT / "grader" / "harness.py").read_bytes())
-    write(dest / "conftest.py", (TEMPLATE / "conftest.py").read_bytes())
-    write(dest / ".gitignore", (TEMPLATE / "gitignore").read_bytes())
+    tools(dest)
     write(dest / "README.md", (TEMPLATE / "README.md").read_text().replace("{assignments}",
                                                                           assignments_table(assignments)))
-    write(dest / "pyproject.toml", student_pyproject())
     if preview_workflow:
         header = "# The preview score on every push: the visible tests of each assignment (made by `grader release`).\n"
         write(dest / ".github" / "workflows" / PREVIEW_WORKFLOW,
@@ -113,9 +125,7 @@ def build_template(dest: Path, assignments: list[Assignment], preview_workflow: 
 
 def refuse_leaks(dest: Path, assignments: list[Assignment]) -> list[Path]:
     """Every file of `dest`, once `scan` finds nothing there; else LeakError."""
-    leaks = scan(dest, assignments)
-    if leaks:
-        raise LeakError(f"{dest} would leak:\n" + "\n".join(leaks))
+    refuse(scan(dest, assignments), str(dest))
     return sorted(p for p in dest.rglob("*") if p.is_file())
 
 
@@ -191,10 +201,35 @@ def _hidden_lines(assignment: Assignment) -> set[str]:
     return found
 
 
-def scan(folder: Path, assignments: list[Assignment]) -> list[str]:
-    """Every place in `folder` where a solution, a marker or a hidden test shows; [] when none."""
-    secret = set().union(*(_solution_lines(a) | _hidden_lines(a) for a in assignments))
-    hidden_files = {p.name for a in assignments for p in (HIDDEN / a.id).rglob("test_*.py")}
+def _source_lines(assignment: Assignment) -> set[str]:
+    """The lines of the assignment's single source that are published after the deadline:
+    all of them but a notebook's hidden tests."""
+    found = set()
+    for path in generate.sources(assignment):
+        text = path.read_text(errors="replace")
+        if path.suffix == ".ipynb":
+            for cell in json.loads(text).get("cells", []):
+                lines = "".join(cell.get("source", "")).splitlines()
+                found |= {l.strip() for l in lines} - {l.strip() for l in _region_lines(lines, "HIDDEN TESTS")}
+        else:
+            found |= {l.strip() for l in text.splitlines()}
+    return found
+
+
+def scan(folder: Path, assignments: list[Assignment], *, solutions: bool = False, hidden: bool = False) -> list[str]:
+    """Every place in `folder` where a secret shows; [] when none.
+
+    Secrets are solution lines and markers, hidden tests, instructors' workflows; the
+    published solutions may hold `solutions`, a Gradescope bundle `hidden` tests (and
+    the grader's code, which names the markers).
+    """
+    secret: set[str] = set()
+    for a in assignments:
+        if not solutions:
+            secret |= _solution_lines(a)
+        if not hidden:  # a line the reference shares with a hidden test is published with the reference
+            secret |= _hidden_lines(a) - (_source_lines(a) if solutions else set())
+    hidden_files = set() if hidden else {p.name for a in assignments for p in (HIDDEN / a.id).rglob("test_*.py")}
     leaks = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder)
@@ -206,7 +241,8 @@ def scan(folder: Path, assignments: list[Assignment]) -> list[str]:
             leaks.append(f"{rel}: Classroom 50 writes its own workflow under this name at accept")
         text = path.read_text(errors="replace")
         lines = _cell_lines(text) if path.suffix == ".ipynb" else text.splitlines()
-        if "BEGIN SOLUTION" in text or "BEGIN HIDDEN TESTS" in text or any(_MARKER.match(l) for l in text.splitlines()):
+        if not hidden and ("BEGIN SOLUTION" in text or "BEGIN HIDDEN TESTS" in text
+                           or any(_MARKER.match(l) for l in text.splitlines())):
             leaks.append(f"{rel}: a solution or hidden-test marker")
         leaks += [f"{rel}: {line!r}" for line in lines if line.strip() in secret]
     return leaks
@@ -216,9 +252,9 @@ def scan(folder: Path, assignments: list[Assignment]) -> list[str]:
 
 
 def build_solutions(dest: Path, assignments: list[Assignment]) -> list[Path]:
-    """The reference solutions for publishing: modules without markers, handouts, visible tests."""
-    _fresh(dest)
-    index = ["# Solutions", "", "The reference solutions of the course's assignments, with their handouts.", ""]
+    """The reference solutions for publishing, laid out as a student's repository: modules without
+    markers, handouts, visible tests and lab notebooks, and the tools that run those tests."""
+    fresh(dest)
     for assignment in assignments:
         for path in generate.sources(assignment):
             rel = path.relative_to(assignment.solution_dir)
@@ -227,72 +263,24 @@ def build_solutions(dest: Path, assignments: list[Assignment]) -> list[Path]:
                 data = drop_markers(data.decode(), source=str(path)).encode()
             elif path.suffix == ".ipynb":
                 data = _published_notebook(path)
-            _write(dest / assignment.id / rel, data)
-        index.append(f"- [`{assignment.id}/{assignment.module}`]({assignment.id}/{assignment.module})")
-    _write(dest / "README.md", "\n".join(index) + "\n")
+            write(dest / "assignments" / assignment.id / rel, data)
+    tools(dest)
+    write(dest / "README.md", SOLUTIONS_README.replace("{assignments}", assignments_table(assignments)))
+    refuse(scan(dest, assignments, solutions=True), "the solutions")
     return sorted(p for p in dest.rglob("*") if p.is_file())
 
 
-# -- Gradescope ------------------------------------------------------------------------
+SOLUTIONS_README = """\
+# Solutions
 
-SETUP_SH = """\
-#!/usr/bin/env bash
-# Gradescope runs this once, as root, when it builds the autograder's image.
-set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q memcached iproute2 python3 python3-venv
-PY=python3
-if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-  apt-get install -y -q python3.11 python3.11-venv
-  PY=python3.11
-fi
-cd /autograder/source
-"$PY" -m venv .venv
-.venv/bin/pip install -q -e .
+The reference solutions of the course's assignments, each beside its handout, its
+visible tests and its lab notebook, laid out as your own repository is.
+
+{assignments}
+
+To run the visible tests (they start their own memcached servers: install memcached
+first), in this folder:
+
+    python3 -m venv .venv && . .venv/bin/activate && pip install -e .
+    pytest                          # or one assignment: pytest assignments/<id>
 """
-
-RUN_AUTOGRADER = """\
-#!/usr/bin/env bash
-# Gradescope runs this for each submission; the grade goes to /autograder/results/results.json.
-# (AUTOGRADER_ROOT and GRADER exist so that the course's self-tests can run this script too.)
-set -uo pipefail
-root=${{AUTOGRADER_ROOT:-/autograder}}
-cd "$root/source"
-submission=$root/submission
-if [ -f "$submission/{module}" ]; then  # the module uploaded on its own (with any helpers beside it)
-  staged=$(mktemp -d)
-  mkdir -p "$staged/{id}"
-  cp "$submission"/*.py "$staged/{id}/"
-  submission=$staged
-fi
-mkdir -p "$root/results"
-${{GRADER:-.venv/bin/grader}} grade {id} --submission "$submission" --results "$root/results/results.json" \\
-  || printf '{{"score": 0, "output": "Grading could not run: the autograder log says why.", "tests": []}}\\n' \\
-       > "$root/results/results.json"
-"""
-
-
-def build_gradescope_bundle(assignment: Assignment, zip_path: Path) -> list[str]:
-    """The autograder .zip to upload to a Gradescope assignment (programming, with autograder)."""
-    files: dict[str, bytes] = {
-        "setup.sh": SETUP_SH.encode(),
-        "run_autograder": RUN_AUTOGRADER.format(id=assignment.id, module=assignment.module).encode(),
-        "pyproject.toml": (ROOT / "pyproject.toml").read_bytes(),
-        "README.md": (ROOT / "README.md").read_bytes(),
-    }
-    for path in sorted((ROOT / "grader").rglob("*")):
-        rel = path.relative_to(ROOT)
-        if not path.is_file() or "__pycache__" in rel.parts:
-            continue
-        if rel.parts[:2] == ("grader", "hidden") and len(rel.parts) > 3 and rel.parts[2] != assignment.id:
-            continue  # only this assignment's hidden tests
-        files[str(rel)] = path.read_bytes()
-    files[f"solutions/{assignment.id}/.keep"] = b""  # marks the assignment as written, no solution inside
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in files.items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (0o755 if name in ("setup.sh", "run_autograder") else 0o644) << 16
-            z.writestr(info, data)
-    return sorted(files)

@@ -21,6 +21,9 @@ One CSV file with a header row, in any of three shapes, all read into the same l
 Run as `python -m grader.roster FILE [--classroom50 ORG/CLASSROOM --assignment SLUG]`
 (standard library only, so a workflow can call it before installing anything) to
 print the roster as a JSON list for a GitHub Actions matrix.
+
+The committed classroom/roster.csv is the header alone, so that no made-up student
+reaches a gradebook; classroom/roster.example.csv shows a row.
 """
 from __future__ import annotations
 
@@ -117,7 +120,8 @@ def read(path: Path, classroom50: str | None = None, assignment: str | None = No
         seen.add(name)
         students.append({"student": name, "repository": repository})
     if not students:
-        raise RosterError(f"{path}: the roster lists nobody")
+        raise RosterError(f"{path}: the roster lists nobody: add one row per student under its header "
+                          "(classroom/roster.example.csv shows one)")
     return students
 
 

@@ -57,6 +57,8 @@ def build(assignment: Assignment, module: Path | None, root: Path) -> Sandbox:
     if module is not None:
         student = root / "student"
         shutil.copytree(module.parent, student, ignore=_student_files)
+        if module.name != assignment.module:  # Squares.py: imported as the contract names it
+            (student / module.name).rename(student / assignment.module)
     work, home = root / "work", root / "home"
     work.mkdir()
     home.mkdir()

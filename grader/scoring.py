@@ -3,11 +3,15 @@
 A test earns its points only if the manifest lists it and its recorded outcome is
 `passed`; a test that was skipped, failed, timed out, crashed or never reported
 earns nothing, and an outcome for a test the manifest does not list is ignored.
+Every reason is cleaned of the test tools' own advice here, once, before any
+report or results file is written from it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Mapping
+
+from grader.feedback import clean
 
 PASSED = "passed"
 FAILED = "failed"
@@ -53,6 +57,7 @@ class AssignmentResult:
     tests: list[TestResult]
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    problem: str = ""  # why no test could run (module missing, or not importing); "" when they ran
 
     @property
     def score(self) -> float:
@@ -65,7 +70,11 @@ class AssignmentResult:
 
 def score(manifest: list[TestSpec], outcomes: Mapping[str, Outcome]) -> list[TestResult]:
     never = Outcome(NOT_RUN, "the test did not report a result")
-    return [TestResult(spec, outcomes.get(spec.nodeid, never)) for spec in manifest]
+    results = []
+    for spec in manifest:
+        outcome = outcomes.get(spec.nodeid, never)
+        results.append(TestResult(spec, Outcome(outcome.status, clean(outcome.reason))))
+    return results
 
 
 def unlisted(manifest: list[TestSpec], outcomes: Mapping[str, Outcome]) -> list[str]:

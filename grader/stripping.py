@@ -57,5 +57,18 @@ def drop_markers(text: str, *, source: str = "<module>") -> str:
     return "".join(out)
 
 
+def solution_lines(text: str, *, source: str = "<module>") -> list[str]:
+    """The lines inside solution regions, markers excluded: the answers a student must not be handed."""
+    strip_solutions(text, source=source)  # the same checks: markers must pair up
+    out, kind = [], None
+    for line in text.splitlines():
+        match = _MARKER.match(line)
+        if match is not None:
+            kind = match["kind"] if match["edge"] == "BEGIN" else None
+        elif kind == "SOLUTION":
+            out.append(line)
+    return out
+
+
 def has_markers(text: str) -> bool:
     return any(_MARKER.match(line) for line in text.splitlines())

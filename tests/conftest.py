@@ -1,6 +1,7 @@
 """Self-tests of the course repository: shared helpers for grading submissions in tests."""
 from __future__ import annotations
 
+import copy
 import functools
 from pathlib import Path
 
@@ -27,6 +28,19 @@ def graded(id: str, which: str) -> AssignmentResult:
     """The reference solution's or the skeleton's grade, once per session."""
     folder = {"reference": course.SOLUTIONS, "skeleton": course.SKELETONS}[which]
     return grade(id, folder)
+
+
+def answered_lab(released, source):
+    """A student's notebook: the released one with every answer cell filled in from the source."""
+    answers = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in source.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    notebook = copy.deepcopy(released)
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = "\n".join(line for line in answers[grade_id].source.splitlines()
+                                    if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+    return notebook
 
 
 def by_test(result: AssignmentResult) -> dict[str, float]:

@@ -43,7 +43,7 @@ def test_a_class_of_reference_skeleton_broken_and_hanging(tmp_path):
         p.info["cmdline"] or [])]
     assert left == [], "the hanging student's test processes outlived the class grading"
     assert list(scratch.iterdir()) == []
-    with open(out / "grades.csv") as f:
+    with open(out / "hidden-tests.csv") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
     full = graded(id, "reference").max_score
     assert float(rows["ada"][id]) == full

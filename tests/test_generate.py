@@ -70,3 +70,17 @@ def test_every_solution_region_is_inside_a_function(id):
     a = assignment(id)
     tree = ast.parse((a.skeleton_dir / a.module).read_text())
     assert not [node for node in tree.body if isinstance(node, ast.Raise)]
+
+
+@pytest.mark.parametrize("id", ASSIGNMENTS)
+def test_autograde_keeps_every_file_that_differs_from_the_release(id):
+    """nbgrader autograde copies solutions/<id>/ over a submission except the files named here: anything
+    else it copies must be exactly what students were given, or a reference would reach their feedback."""
+    a = assignment(id)
+    kept = generate.students_files(a)
+    assert a.module in kept
+    released = generate.render(a)
+    for path in generate.sources(a):
+        rel = path.relative_to(a.solution_dir)
+        if path.suffix != ".ipynb" and rel.as_posix() not in kept:
+            assert released[rel] == path.read_bytes(), rel

@@ -3,7 +3,6 @@ the hidden tests' in one gradebook."""
 from __future__ import annotations
 
 import base64
-import copy
 import csv
 import json
 import os
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ASSIGNMENTS, assignment
+from conftest import ASSIGNMENTS, answered_lab, assignment
 from nbclient import NotebookClient
 
 from grader import nbgrader_gradebook, pipeline
@@ -105,18 +104,6 @@ def test_nbgrader_generate_assignment_writes_what_grader_generate_writes(tmp_pat
 # -- one gradebook, three students -----------------------------------------------------
 
 
-def _answered(released, source):
-    """A student's notebook: the released one with every answer cell filled in from the source."""
-    answers = {nbgrader_meta(c).get("grade_id"): c for c in source.cells if nbgrader_meta(c).get("solution")}
-    notebook = copy.deepcopy(released)
-    for cell in notebook.cells:
-        if nbgrader_meta(cell).get("grade_id") in answers:
-            text = answers[nbgrader_meta(cell)["grade_id"]].source
-            cell.source = "\n".join(l for l in text.splitlines() if "### BEGIN SOLUTION" not in l
-                                    and "### END SOLUTION" not in l)
-    return notebook
-
-
 def _results(id, score, most):
     spec = TestSpec("t.py::test_everything", "test_everything", "Everything works.", most, 10)
     outcome = Outcome(PASSED) if score == most else Outcome(FAILED, "assert 1 == 2")
@@ -145,9 +132,9 @@ def test_gradebook_round_trip_for_three_students(tmp_path):
     released = nbformat.read(tmp_path / "release" / id / "lab.ipynb", as_version=4)
     source = nbformat.read(a.solution_dir / "lab.ipynb", as_version=4)
     students = {  # notebook handed in, module handed in
-        "ada": (_answered(released, source), a.solution_dir / a.module),
+        "ada": (answered_lab(released, source), a.solution_dir / a.module),
         "bob": (released, a.solution_dir / a.module),
-        "cy": (_answered(released, source), a.skeleton_dir / a.module),
+        "cy": (answered_lab(released, source), a.skeleton_dir / a.module),
     }
     for student, (notebook, module) in students.items():  # each student's clone of the template
         folder = tmp_path / "class" / student / "assignments" / id
@@ -196,3 +183,16 @@ def test_gradebook_round_trip_for_three_students(tmp_path):
     nbgrader("generate_feedback", id)  # and the hidden tests reach the student with the notebook's feedback
     html = (tmp_path / "feedback" / "bob" / id / "lab.html").read_text()
     assert "hidden test(s) failed" in html and "test_everything" in html
+
+
+def test_the_gradebook_commands_say_which_command_comes_first(tmp_path):
+    """Before `grader gradebook init`, import and export name it, rather than failing inside SQLite."""
+    db = f"sqlite:///{tmp_path / 'nbgrader' / 'gradebook.db'}"
+    (tmp_path / "roster.csv").write_text("student,repository\nada,o/a\n")
+    for attempt in (lambda: nbgrader_gradebook.import_results(tmp_path, db, tmp_path / "roster.csv"),
+                    lambda: nbgrader_gradebook.export_csv(db, tmp_path / "gradebook.csv")):
+        with pytest.raises(nbgrader_gradebook.GradebookError, match="grader gradebook init"):
+            attempt()
+    (tmp_path / "roster.csv").write_text("student,repository\n")
+    with pytest.raises(nbgrader_gradebook.GradebookError, match="roster.example.csv"):
+        nbgrader_gradebook.import_results(tmp_path, db, tmp_path / "roster.csv")

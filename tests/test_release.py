@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -83,40 +81,38 @@ def test_template_workflow_has_a_step_per_assignment(template):
     assert document["name"] == "Autograding Tests" and list(document["jobs"]) == ["run-autograding-tests"]
 
 
-def test_solutions_release_has_the_code_and_no_markers(tmp_path):
-    files = release.build_solutions(tmp_path / "solutions", course.available())
-    texts = {p.relative_to(tmp_path / "solutions"): p.read_text() for p in files}
+@pytest.fixture(scope="module")
+def solutions(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("solutions") / "published"
+    release.build_solutions(dest, course.available())
+    return dest
+
+
+def test_solutions_release_has_the_code_and_no_markers(solutions):
+    texts = {p.relative_to(solutions): p.read_text() for p in solutions.rglob("*") if p.is_file()}
     assert not any("BEGIN SOLUTION" in t or "END SOLUTION" in t for t in texts.values())
     for id in ASSIGNMENTS:
         a = assignment(id)
-        published = texts[Path(id) / a.module]
+        published = texts[Path("assignments") / id / a.module]
         assert "NotImplementedError()" not in published
         compile(published, a.module, "exec")
+    assert release.scan(solutions, course.available(), solutions=True) == []
 
 
-def test_gradescope_bundle_grades_on_its_own(tmp_path):
-    id = ASSIGNMENTS[0]
-    a = assignment(id)
-    bundle = tmp_path / "bundle.zip"
-    release.build_gradescope_bundle(a, bundle)
-    with zipfile.ZipFile(bundle) as z:
-        names = set(z.namelist())
-        modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
-        z.extractall(tmp_path / "source")
-    assert {"setup.sh", "run_autograder", "pyproject.toml"} <= names
-    assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
-    assert not [n for n in names if n.startswith(("assignments/", "tests/")) or
-                (n.startswith("solutions/") and not n.endswith(".keep"))]
-    assert any(n.startswith(f"grader/hidden/{id}/test_") for n in names)
-    root = tmp_path / "autograder"  # Gradescope's layout: source/ (the bundle), submission/, results/
-    root.mkdir()
-    (tmp_path / "source").rename(root / "source")
-    (root / "submission").mkdir()
-    shutil.copy(a.skeleton_dir / a.module, root / "submission" / a.module)  # the module uploaded alone
-    env = dict(os.environ, AUTOGRADER_ROOT=str(root), GRADER=f"{sys.executable} -m grader",
-               PYTHONPATH=str(root / "source"))
-    done = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    results = (root / "results" / "results.json").read_text()
-    assert '"score": 0' in results and f"{id}::" in results
+def test_solutions_release_runs_its_own_visible_tests(solutions, template):
+    for name in ("harness.py", "conftest.py", "pyproject.toml"):  # what `grader release` ships to run them
+        assert (solutions / name).read_bytes() == (template / name).read_bytes(), name
+    a = assignment(ASSIGNMENTS[0])
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "MEMCACHED_SERVERS")}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"assignments/{a.id}"],
+                          cwd=solutions, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0 and " passed" in done.stdout, done.stdout[-3000:]
+
+
+def test_solutions_release_refuses_a_hidden_test(solutions, tmp_path):
+    a = assignment(ASSIGNMENTS[0])
+    leaky = tmp_path / "leaky"
+    shutil.copytree(solutions, leaky)
+    hidden = next(a.hidden_dir.glob("test_*.py"))
+    shutil.copy(hidden, leaky / "assignments" / a.id / "test_more.py")
+    assert any("test_more.py" in leak for leak in release.scan(leaky, course.available(), solutions=True))

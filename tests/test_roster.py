@@ -29,7 +29,8 @@ def test_bad_rosters_say_where(tmp_path, text, problem):
 
 
 def test_the_workflow_can_read_the_roster_before_installing_anything():
-    done = subprocess.run([sys.executable, "-S", "-m", "grader.roster", str(ROOT / "classroom" / "roster.csv")],
+    done = subprocess.run([sys.executable, "-S", "-m", "grader.roster",
+                           str(ROOT / "classroom" / "roster.example.csv")],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["repository"].count("/") == 1
@@ -80,3 +81,9 @@ def test_a_grades_csv_with_a_foreign_url_says_where(tmp_path):
     path.write_text("\n".join([lines[0], lines[1].replace("https://github.com/my-org/", "ftp://x/")]) + "\n")
     with pytest.raises(RosterError, match=r"grades.csv:2: 'student_repository_url'"):
         read(path)
+
+
+def test_the_committed_roster_names_nobody_and_says_what_to_write():
+    """A made-up student in the committed roster would reach every gradebook and CSV."""
+    with pytest.raises(RosterError, match="add one row per student.*roster.example.csv"):
+        read(ROOT / "classroom" / "roster.csv")

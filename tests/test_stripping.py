@@ -1,7 +1,7 @@
 """Solution regions become stubs; hidden-test regions vanish; bad markers are refused."""
 import pytest
 
-from grader.stripping import MarkerError, has_markers, strip_solutions
+from grader.stripping import MarkerError, has_markers, solution_lines, strip_solutions
 
 REFERENCE = '''\
 def f(x):
@@ -58,3 +58,8 @@ def test_single_hash_markers_count_too():
 def test_unbalanced_markers_are_refused(text, problem):
     with pytest.raises(MarkerError, match=problem):
         strip_solutions(text, source="m.py")
+
+
+def test_solution_lines_are_the_answers_only():
+    """What a self-test looks for in anything handed back: the regions' lines, not markers or hidden tests."""
+    assert solution_lines(REFERENCE) == ["    y = x + 1", "    return y", "            return 1"]

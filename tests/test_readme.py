@@ -1,0 +1,244 @@
+"""The README's commands are tests: every ```console block, run exactly as written, does what it says.
+
+In a fresh copy of the repository (its tracked files, as a clone has them), with
+three students in class/ (ada handed in the reference, bob the skeleton, cy a
+partly written squares.py) and the three of them in classroom/roster.csv, as an
+instructor would set up a round, every ```console block of README.md runs in
+order, each line in its own bash (so no line may lean on an earlier activation or
+`cd`), from the copy's root, without the virtual environment on PATH. Then the
+console blocks of the handouts README.md links run, the way a student runs them:
+each `$ ` line in the handout's own folder beside a complete module (solutions/<id>/,
+the handout's source) with the virtual environment active; output the handout shows
+must be the output got. ```sh blocks are for another machine (GitHub, Gradescope)
+and are not run. Commands that cannot run here are listed in NOT_RUN, each with
+its reason, and every entry must still match a command, so the list cannot rot.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import answered_lab, assignment
+
+from grader.course import ROOT
+from grader.stripping import solution_lines, strip_solutions
+
+NOT_RUN = {  # a command containing the key is not run here, for the reason given
+    ".venv/bin/pytest": "the whole suite: what CI runs, and this test is part of it",
+    "jupyter lab": "formgrader is a browser session where a person grades the written answers",
+    "sudo apt-get install": "installs a system package for a student (setup.sh did it here)",
+    "pip install": "installs into a student's own environment (the course's .venv has it all)",
+    "python squares.py": "needs a memcached of the student's own on 127.0.0.1:11211, and prints timings",
+    "sudo tcpdump": "captures traffic until it is stopped by hand",
+    "keepalive.py server": "a server that runs until it is stopped by hand",
+    "keepalive.py client": "an interactive client: the student types into it",
+    "sudo iptables": "changes this machine's firewall",
+}
+OUTPUT_VARIES = {"python queuepi.py": "an estimate of pi and a rate that differ from run to run"}
+
+ID = "01-cache-aside"  # the assignment of the README's round
+STUDENTS = ("ada", "bob", "cy")
+LINE_TIMEOUT = 900  # seconds one command may take (grading every reference is the longest)
+
+
+@dataclass
+class Command:
+    text: str
+    guide: Path  # the Markdown file it was written in
+    shown: list[str]  # the output the guide shows after it (a handout's transcript)
+
+
+def console_blocks(markdown: str) -> list[list[str]]:
+    return [block.splitlines() for block in re.findall(r"^```console\n(.*?)^```", markdown, re.M | re.S)]
+
+
+def commands(guide: Path) -> list[Command]:
+    """The commands of a guide's console blocks: every line, or in a transcript the `$ ` lines."""
+    out: list[Command] = []
+    for lines in console_blocks(guide.read_text()):
+        transcript = any(line.startswith("$ ") for line in lines)
+        pending = ""
+        for line in lines:
+            if pending:
+                pending += "\n" + line
+            elif transcript and not line.startswith("$ "):
+                if out and line.strip():
+                    out[-1].shown.append(line)
+                continue
+            else:
+                pending = line.removeprefix("$ ") if transcript else line
+            if not pending.endswith("\\"):
+                if pending.strip():
+                    out.append(Command(pending, guide, []))
+                pending = ""
+    return out
+
+
+def linked_guides(readme: Path) -> list[Path]:
+    links = re.findall(r"\]\(([^)#:]+\.md)\)", readme.read_text())
+    return [g for g in dict.fromkeys((readme.parent / link).resolve() for link in links)
+            if g.is_file() and console_blocks(g.read_text())]
+
+
+def not_run(command: Command) -> str | None:
+    return next((reason for key, reason in NOT_RUN.items() if key in command.text), None)
+
+
+# -- the class an instructor grades --------------------------------------------------
+
+
+def partly_written(reference: str) -> str:
+    """The reference with only its first solution region written: the rest are still stubs."""
+    lines = reference.splitlines(keepends=True)
+    begin = next(i for i, line in enumerate(lines) if line.strip() == "### BEGIN SOLUTION")
+    end = next(i for i, line in enumerate(lines) if i > begin and line.strip() == "### END SOLUTION")
+    return strip_solutions("".join(lines[:begin] + lines[begin + 1:end] + lines[end + 1:]))
+
+
+def make_class(copy: Path) -> None:
+    a = assignment(ID)
+    released = nbformat.read(a.skeleton_dir / "lab.ipynb", as_version=4)
+    answered = answered_lab(released, nbformat.read(a.solution_dir / "lab.ipynb", as_version=4))
+    reference = (a.solution_dir / a.module).read_text()
+    handed_in = {"ada": (reference, answered), "bob": ((a.skeleton_dir / a.module).read_text(), released),
+                 "cy": (partly_written(reference), answered)}
+    for student, (module, lab) in handed_in.items():
+        folder = copy / "class" / student / "assignments" / ID  # a clone of the student's repository
+        shutil.copytree(a.skeleton_dir, folder)
+        (folder / a.module).write_text(module)
+        nbformat.write(lab, folder / "lab.ipynb")
+    rows = "".join(f"{s},{s},our-classroom/caches-and-queues-{s}\n" for s in STUDENTS)
+    (copy / "classroom" / "roster.csv").write_text("student,github_username,repository\n" + rows)
+
+
+def fresh_copy(dest: Path) -> Path:
+    """The tracked files of this checkout, as a clone has them, and a git index to tell what is ignored."""
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+    # This test's own virtual environment stands in for the one setup.sh would make, so setup.sh finds it
+    # installed and takes seconds. Its editable install points at this checkout, so PYTHONPATH (below)
+    # puts the copy's own `grader` first: every command then runs the copy's code and writes in the copy.
+    (dest / ".venv").symlink_to(sys.prefix)
+    return dest
+
+
+# -- running them -------------------------------------------------------------------------
+
+
+def run(command: Command, copy: Path, env: dict, venv_env: dict) -> subprocess.CompletedProcess:
+    if command.guide.name == "README.md" and command.guide.parent == ROOT:
+        cwd, environment = copy, env
+    else:  # a handout: where the student's complete module is, with their environment active
+        folder = command.guide.parent.relative_to(ROOT)
+        if folder.parts[0] == "assignments":
+            folder = Path("solutions", *folder.parts[1:])
+        cwd, environment = copy / folder, venv_env
+    return subprocess.run(["bash", "-c", command.text], cwd=cwd, env=environment, capture_output=True,
+                          text=True, timeout=LINE_TIMEOUT)
+
+
+def text_of(path: Path) -> str:
+    """What a student reads in a file: a notebook's cells, an HTML page's text."""
+    if path.suffix == ".ipynb":
+        return "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
+    text = path.read_text(errors="replace")
+    return html.unescape(re.sub(r"<[^>]+>", "", text)) if path.suffix == ".html" else text
+
+
+def lines_of(paths) -> set[str]:
+    return {line.strip() for path in paths for line in text_of(path).splitlines()}
+
+
+def secrets(student_folder: Path) -> set[str]:
+    """Lines of the assignment's solution regions that neither the release nor this student's work holds."""
+    a = assignment(ID)
+    answers = set()
+    for path in a.solution_dir.iterdir():
+        if path.suffix in (".py", ".ipynb"):
+            answers |= {line.strip() for line in solution_lines(text_of(path), source=str(path))}
+    given = lines_of(p for p in a.skeleton_dir.iterdir() if p.is_file())
+    own = lines_of(p for p in student_folder.rglob("*") if p.is_file())
+    return answers - given - own - {""}
+
+
+@pytest.mark.timeout(40 * 60)  # the whole round, one command after another; a few minutes on two cores
+def test_every_console_block_runs_as_written_and_does_what_it_says(tmp_path):
+    """The README's round for three students, and every other console command of the README and its handouts."""
+    readme = ROOT / "README.md"
+    todo = commands(readme) + [c for guide in linked_guides(readme) for c in commands(guide)]
+    assert any("gradebook export" in c.text for c in todo), "the README's round is missing"
+    unused = [key for key in NOT_RUN if not any(key in c.text for c in todo)]
+    assert unused == [], f"NOT_RUN names commands no guide has any more: {unused}"
+    installed = Path(sys.prefix, ".installed-pyproject")
+    assert installed.is_file() and installed.read_bytes() == (ROOT / "pyproject.toml").read_bytes(), \
+        "run `bash setup.sh` first: this test shares its .venv, which must not be reinstalled from a copy"
+
+    copy = fresh_copy(tmp_path / "course")
+    make_class(copy)
+    bin_dir = str(Path(sys.prefix) / "bin")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "MEMCACHED_SERVERS", "VIRTUAL_ENV"))}
+    path = os.pathsep.join(p for p in base.get("PATH", "").split(os.pathsep) if p != bin_dir)
+    env = dict(base, PATH=path, PYTHONPATH=str(copy))
+    venv_env = dict(env, PATH=bin_dir + os.pathsep + path, VIRTUAL_ENV=sys.prefix)
+
+    outputs: dict[str, str] = {}
+    skipped = []
+    for command in todo:
+        reason = not_run(command)
+        if reason:
+            skipped.append(f"{command.text}: {reason}")
+            continue
+        done = run(command, copy, env, venv_env)
+        assert done.returncode == 0, (f"{command.guide.relative_to(ROOT)}: `{command.text}` exited "
+                                      f"{done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        outputs[command.text] = done.stdout + done.stderr
+        if command.shown and not any(key in command.text for key in OUTPUT_VARIES):
+            assert done.stdout.splitlines() == command.shown, f"`{command.text}` printed other than its guide shows"
+    print("not run:\n  " + "\n  ".join(skipped))
+
+    said = {key: next(out for text, out in outputs.items() if key in text) for key in (
+        "grade all --submission solutions", "nbgrader autograde")}
+    totals = re.findall(r"Total: (\d+) / (\d+) points", said["grade all --submission solutions"])
+    assert totals and all(got == most for got, most in totals), "a reference lost points"
+    assert "has changed!" not in said["nbgrader autograde"], "autograde reports untouched cells as tampered with"
+
+    grades = copy / "grades"
+    with open(grades / ID / "hidden-tests.csv") as f:
+        hidden = {row["student"]: float(row[ID]) for row in csv.DictReader(f)}
+    assert hidden["ada"] > hidden["cy"] > hidden["bob"] == 0
+    with open(grades / "gradebook.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(row["student"] for row in rows) == sorted(STUDENTS), "one row per rostered student, no one else"
+    lab = {row["student"]: float(row["lab_autograded"]) for row in rows}
+    assert lab["bob"] < lab["ada"], "the skeleton's lab must score less than the reference's"
+
+    for student in STUDENTS:
+        autograded = nbformat.read(copy / "nbgrader" / "autograded" / student / ID / "lab.ipynb", as_version=4)
+        printed = "".join(o.get("text", "") for c in autograded.cells if c.cell_type == "code" for o in c.outputs)
+        assert ("Ten successive runs" in printed) == (student == "ada"), f"{student}'s lab ran on another module"
+        feedback = copy / "nbgrader" / "feedback" / student / ID
+        assert (feedback / "lab.html").is_file()
+        handed_in = copy / "class" / student / "assignments" / ID
+        leaked = secrets(handed_in) & lines_of(p for p in feedback.rglob("*") if p.is_file())
+        assert leaked == set(), f"{student}'s feedback holds lines of the solution: {sorted(leaked)[:5]}"
+        module = assignment(ID).module
+        assert (feedback / module).read_text() == (handed_in / module).read_text()
+
+    untracked = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=copy,
+                               capture_output=True, text=True, check=True).stdout
+    assert [line for line in untracked.splitlines() if line.startswith("??")] == [], \
+        "the round left class data that git would commit"
