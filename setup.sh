@@ -53,9 +53,10 @@ fi
 stamp=.venv/.installed-pyproject
 # SETUP_EXTRAS= (empty) installs only what grading needs: the grading workflow's jobs do.
 extras=${SETUP_EXTRAS-dev,notebooks}
-wanted() { cat pyproject.toml; echo "extras: $extras"; }
-if ! wanted | cmp -s - "$stamp"; then
+had=$(cat .venv/.installed-extras 2>/dev/null || echo dev,notebooks)
+if ! cmp -s pyproject.toml "$stamp" || [ "$had" != "$extras" ]; then
   say "installing the project into .venv${extras:+ (with $extras)}"
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
-  wanted > "$stamp"
+  cp pyproject.toml "$stamp"
+  echo "$extras" > .venv/.installed-extras
 fi
