@@ -139,6 +139,7 @@ def run(tmp_path_factory):
                            str(fetched / "001" / "submissions"), "--out", str(graded_out), "--jobs", "2",
                            "--timeout", "120"], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr
+    graded_files = sorted(p.name for p in graded_out.glob("*.json"))
     for batch in rest:
         if batch == lost_grading:
             continue
@@ -158,7 +159,7 @@ def run(tmp_path_factory):
         rows = list(csv.DictReader(f))
     return {"plan": plan, "rows": rows, "by_name": {r["student"]: r for r in rows}, "names": names,
             "summary": summary.read_text(), "output": output.read_text(), "fetched": fetched,
-            "lost": (lost_fetch, lost_grading)}
+            "lost": (lost_fetch, lost_grading), "graded_files": graded_files}
 
 
 def test_every_rostered_student_has_exactly_one_row(run):
@@ -190,6 +191,7 @@ def test_a_submission_that_writes_classmates_results_files_changes_no_grade(run)
     assert float(run["by_name"]["s100"]["total"]) == ordinary(run["names"].index("s100"))
     assert "results-001/s100.json" in run["summary"]  # listed as ignored
     assert "zed" not in run["by_name"]
+    assert run["graded_files"] == ["alice.json", "killer.json", "mallory.json"]  # grade-class kept no stray
 
 
 def test_a_submission_that_kills_the_grader_gets_zero_and_the_reason(run):
