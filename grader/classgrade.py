@@ -7,23 +7,27 @@ or cannot run at all, still gets a results file: every test at 0, and the reason
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader import pipeline
 from grader.child import kill_tree
 from grader.course import Assignment
 from grader.formats import gradebook, gradescope
-from grader.scoring import NOT_RUN, AssignmentResult, Outcome, score
+from grader.scoring import NOT_RUN, AssignmentResult, Outcome, TestSpec, score
 
 @dataclass(frozen=True)
 class Job:
@@ -39,11 +43,17 @@ def jobs_for(submissions: Path, out: Path) -> list[Job]:
     return [Job(p.name, p, out / f"{p.name}.json", out / f"{p.name}.log") for p in folders]
 
 
-def stand_in(assignments: list[Assignment], reason: str) -> dict:
+def manifests(assignments: list[Assignment]) -> dict[str, list[TestSpec]]:
+    """Every assignment's hidden tests, collected before any grading starts: collecting runs a
+    child of this process, which reaps every other child it finds, gradings in flight included."""
+    return {a.id: pipeline.manifest_of(a) for a in assignments}
+
+
+def stand_in(assignments: list[Assignment], reason: str, known: dict[str, list[TestSpec]]) -> dict:
     """A results file for a student whose grading did not finish: every test at 0, and why."""
     results = []
     for assignment in assignments:
-        manifest = pipeline.manifest_of(assignment)
+        manifest = known[assignment.id]
         outcomes = {spec.nodeid: Outcome(NOT_RUN, reason) for spec in manifest}
         results.append(AssignmentResult(assignment.id, score(manifest, outcomes), [reason]))
     document = gradescope.results_json(results, 0.0)
@@ -51,13 +61,20 @@ def stand_in(assignments: list[Assignment], reason: str) -> dict:
     return document
 
 
-def grade_one(job: Job, name: str, limit: float) -> str | None:
-    """Run `grader grade` for one student; None when it finished, else what went wrong."""
+def grade_one(job: Job, name: str, limit: float) -> tuple[str | None, dict | None]:
+    """Run `grader grade` for one student: (None, results) when it finished, else (what went wrong, None).
+
+    The results file is written where only root can reach when grading as root, and
+    read back only once the student's `grader grade` has exited and its process
+    group is gone.
+    """
+    private = Path(tempfile.mkdtemp(prefix="grader-results-"))  # 0700: not the student's TMPDIR
     command = [sys.executable, "-m", "grader", "grade", name, "--submission", str(job.folder),
-               "--results", str(job.results)]
+               "--results", str(private / "results.json")]
     scratch = tempfile.mkdtemp(prefix=f"grader-{job.student}-")  # removed even if grading is killed
     env = {**os.environ, "COLUMNS": "120", "TMPDIR": scratch}
     try:
+        started = time.time()
         with open(job.log, "wb") as log:
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     env=env, start_new_session=True)
@@ -65,19 +82,54 @@ def grade_one(job: Job, name: str, limit: float) -> str | None:
                 returncode = proc.wait(timeout=limit)
             except subprocess.TimeoutExpired:
                 kill_tree(proc.pid)  # its test processes and memcached servers too: they sit in other groups
-                return f"grading did not finish within {limit:.0f} s and was stopped"
+                return f"grading did not finish within {limit:.0f} s and was stopped", None
+            finally:
+                _kill_group(proc.pid, started)
+        if returncode < 0:
+            return f"grading crashed: the grader was killed by {signal.Signals(-returncode).name}", None
+        document = _read(private / "results.json")
+        if returncode != 0 or document is None:
+            last = (job.log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
+            return f"grading could not run (exit status {returncode}): {last}", None
+        return None, document
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    if returncode != 0 or not job.results.exists():
-        last = (job.log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
-        return f"grading could not run (exit status {returncode}): {last}"
-    return None
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _kill_group(pgid: int, started: float) -> None:
+    """Kill what is left of a grading's process group (never a later group that reuses the number)."""
+    for process in psutil.process_iter(["pid", "create_time"]):
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getpgid(process.pid) == pgid and process.info["create_time"] >= started - 1:
+                process.kill()
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) and isinstance(document.get("tests"), list) else None
+
+
+def _write(path: Path, document: dict) -> None:
+    path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def grade_class(name: str, assignments: list[Assignment], submissions: Path, out: Path,
                 jobs: int, limit: float, console=None) -> list[gradebook.Student]:
+    """Grade every folder of `submissions`; `out` gets one results file per student, and no other.
+
+    Each file is written as soon as that student is done (so a grading run cut short
+    keeps what it finished), and all of them again at the end from what this process
+    read back, so a file one submission wrote in a classmate's name does not stay.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    out.chmod(0o700)
     todo = jobs_for(submissions, out)
+    known = manifests(assignments) if todo else {}
+    documents: dict[str, dict] = {}
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.description}"))
     with Progress(*columns, console=console) as progress, ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -85,8 +137,13 @@ def grade_class(name: str, assignments: list[Assignment], submissions: Path, out
         futures = {pool.submit(grade_one, job, name, limit): job for job in todo}
         for future in as_completed(futures):
             job = futures[future]
-            problem = future.result()
-            if problem:
-                job.results.write_text(json.dumps(stand_in(assignments, problem), indent=2) + "\n")
+            problem, document = future.result()
+            documents[job.student] = document or stand_in(assignments, problem, known)
+            _write(job.results, documents[job.student])
             progress.update(task, advance=1, description=f"{job.student}" + (f": {problem}" if problem else ""))
+    own = {job.results for job in todo}
+    for stray in set(out.glob("*.json")) - own:
+        stray.unlink()
+    for job in todo:
+        _write(job.results, documents[job.student])
     return [gradebook.read(job.results) for job in todo]

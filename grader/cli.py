@@ -2,7 +2,9 @@
 
   grade              grade one submission with the hidden tests
   grade-class        grade a folder of submissions (one folder per student) in parallel
-  collect            total a folder of results files into one CSV
+  plan               check the deadline, read the roster, cut the class into batches (plan.json)
+  fetch              fetch one batch's submissions at the deadline (the only step that needs the token)
+  collect            total a folder of results files into one CSV (with --plan: every student of the plan)
   generate           make assignments/ (the skeletons) from solutions/
   release            build the student template (every assignment, with its preview workflow)
   classroom50        per assignment, what Classroom 50 takes: template, runtime file, preview autograder
@@ -20,7 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from grader import bundle, classgrade, classroom50, course, generate, harness, pipeline, release, report
+from grader import (bundle, classgrade, classplan, classroom50, course, fetch, generate, harness, pipeline, release,
+                    report, rollcall)
 from grader.child import GradingError
 from grader.formats import classroom, gradebook, gradescope, markdown
 
@@ -83,20 +86,29 @@ def cmd_grade_class(args) -> int:
     students = classgrade.grade_class(args.assignment, assignments, submissions, out, jobs, args.timeout)
     gradebook.write_csv(students, out / HIDDEN_CSV)
     print(gradebook.markdown(students))
+    if args.summary:
+        _append(args.summary, f"## Graded in this job\n\n{gradebook.markdown(students)}\n")
     print(f"results: {out}/<student>.json, totals: {out / HIDDEN_CSV}")
     return 0
 
 
 def cmd_collect(args) -> int:
     folder = Path(args.results)
-    students = gradebook.collect(folder) if folder.is_dir() else []
+    if args.plan:  # every student of the plan, from the workflow's artifacts
+        try:
+            call = rollcall.collect(classplan.load(Path(args.plan)), folder)
+        except (OSError, ValueError, KeyError) as exc:
+            return fail(USAGE, f"cannot read the plan {args.plan}: {exc}")
+        students, text = call.students, rollcall.summary(call)
+    else:
+        students = gradebook.collect(folder) if folder.is_dir() else []
+        text = f"## Grades\n\n{gradebook.markdown(students)}\n"
     if not students:
         return fail(USAGE, f"no results files (*.json) in {folder}")
     gradebook.write_csv(students, _new(args.csv))
-    table = gradebook.markdown(students)
-    print(table)
+    print(text)
     if args.summary:
-        _append(args.summary, f"## Grades\n\n{table}\n")
+        _append(args.summary, text)
     return 0
 
 
@@ -235,11 +247,15 @@ def parser() -> argparse.ArgumentParser:
                                                                 f"{HIDDEN_CSV} go")
     c.add_argument("--jobs", type=int, default=0, help="students graded at once (default: one per core)")
     c.add_argument("--timeout", type=float, default=1800, help="seconds one student's grading may take")
+    c.add_argument("--summary", metavar="FILE", help="append the table as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
     c.set_defaults(run=cmd_grade_class)
 
     t = sub.add_parser("collect", help="total a folder of results files (<student>.json) into one CSV")
-    t.add_argument("results", metavar="DIR")
+    t.add_argument("results", metavar="DIR", help="results files (<student>.json); with --plan, the workflow's "
+                                                   "artifacts, each in its own folder")
     t.add_argument("--csv", required=True, metavar="FILE")
+    t.add_argument("--plan", metavar="FILE", help="plan.json (grader plan): a row for every student, graded or "
+                                                  "not, with the graded commit, its date and the deadline")
     t.add_argument("--summary", metavar="FILE", help="append the table as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
     t.set_defaults(run=cmd_collect)
 
@@ -301,8 +317,15 @@ def _terminate(signum, frame):
     raise SystemExit(128 + signum)  # unwinds: children killed, servers stopped, sandboxes removed
 
 
+# Standard library only, so that the workflow runs them before installing anything: their own parsers.
+PLAIN = {"plan": classplan.main, "fetch": fetch.main}
+
+
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in PLAIN:
+        return PLAIN[argv[0]](argv[1:], prog=f"grader {argv[0]}")
     args = parser().parse_args(argv)
     if getattr(args, "db", "absent") is None:
         from grader.nbgrader_gradebook import DEFAULT_DB

@@ -34,7 +34,9 @@ class Assignment:
 
     @property
     def exists(self) -> bool:
-        return self.solution_dir.is_dir() and self.hidden_dir.is_dir()
+        """Written: hidden tests, and a solution (or, on a grading runner, which never gets
+        solutions/, the skeleton generated from it)."""
+        return self.hidden_dir.is_dir() and (self.solution_dir.is_dir() or self.skeleton_dir.is_dir())
 
 
 CATALOGUE = (

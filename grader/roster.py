@@ -69,14 +69,13 @@ def _plain(row: dict, where: str, **_) -> tuple[str, str] | None:
 
 def _github_classroom(row: dict, where: str, **_) -> tuple[str, str] | None:
     url = row.get("student_repository_url", "")
+    name = row.get("roster_identifier") or row.get("github_username") or ""
     if not url:
-        print(f"roster: {where}: {row.get('github_username') or 'a student'} has no repository "
-              "(the assignment was never accepted): left out", file=sys.stderr)
-        return None
+        return name, ""  # the assignment was never accepted
     match = _GITHUB_URL.fullmatch(url)
     if not match:
         raise RosterError(f"{where}: 'student_repository_url' must be https://github.com/owner/name, not {url!r}")
-    return row.get("roster_identifier") or row.get("github_username") or "", match["repository"]
+    return name, match["repository"]
 
 
 def _classroom50(row: dict, where: str, classroom50: str | None = None, assignment: str | None = None):
@@ -95,7 +94,10 @@ def _classroom50(row: dict, where: str, classroom50: str | None = None, assignme
 _READERS = {"plain": _plain, "github-classroom": _github_classroom, "classroom50": _classroom50}
 
 
-def read(path: Path, classroom50: str | None = None, assignment: str | None = None) -> list[dict[str, str]]:
+def read(path: Path, classroom50: str | None = None, assignment: str | None = None,
+         unaccepted: bool = False) -> list[dict[str, str]]:
+    """The students; one who never accepted the assignment (no repository) only with `unaccepted`,
+    with the repository '' (the class's grading gives them a row with the reason)."""
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         rows = list(reader)
@@ -108,6 +110,10 @@ def read(path: Path, classroom50: str | None = None, assignment: str | None = No
         if found is None:
             continue
         name, repository = found
+        if not repository and not unaccepted:
+            print(f"roster: {path}:{number}: {name or 'a student'} has no repository "
+                  "(the assignment was never accepted): left out", file=sys.stderr)
+            continue
         name = _UNSAFE.sub("_", name).strip("._") or f"student{number}"
         if name in seen:
             raise RosterError(f"{path}:{number}: the student {name!r} appears twice")

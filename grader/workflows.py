@@ -4,7 +4,9 @@ GitHub Classroom reads scores only from a workflow named `Autograding Tests` wit
 one job named `run-autograding-tests`; each assignment's visible tests are one
 `autograding-command-grader` step, and `autograding-grading-reporter` adds them up.
 Those actions pass only PATH and HOME to the command, so MEMCACHED_SERVERS is
-written into the command itself.
+written into the command itself. A grader step that times out scores 0 and lets the
+job go on, so the graders' limits add up to less than the job's: one hanging
+assignment costs its own points, never the whole score.
 """
 from __future__ import annotations
 
@@ -20,6 +22,16 @@ REPORTER = "classroom-resources/autograding-grading-reporter@v1"
 MEMCACHED_IMAGE = "memcached:1.6"
 MEMCACHED_PORTS = (11211, 11212, 11213)  # three servers: enough to shard over
 PREVIEW_POINTS = 10  # per assignment whose visible tests all pass
+GRADER_MINUTES = 5  # per assignment's visible tests
+JOB_MINUTES = 30
+SETUP_MARGIN = 5  # minutes for checking out, apt-get and pip, before the first grader step
+# Node 24 majors (the Node 20 ones, v4/v5, are forced onto Node 24 with a deprecation warning).
+CURRENT = {"actions/checkout": "v5", "actions/setup-python": "v6",
+           "actions/upload-artifact": "v6", "actions/download-artifact": "v7"}
+
+
+def action(name: str) -> str:
+    return f"{name}@{CURRENT[name]}"
 
 
 def servers_spec(ports: Iterable[int] = MEMCACHED_PORTS) -> str:
@@ -44,7 +56,7 @@ def student_workflow(assignments: list[Assignment]) -> dict:
         "with": {
             "test-name": a.id,
             "command": f"env MEMCACHED_SERVERS={servers_spec()} python -m pytest -q assignments/{a.id}",
-            "timeout": 10,
+            "timeout": GRADER_MINUTES,
             "max-score": PREVIEW_POINTS,
         },
     } for a in assignments]
@@ -62,13 +74,13 @@ def student_workflow(assignments: list[Assignment]) -> dict:
         "jobs": {"run-autograding-tests": {
             "runs-on": "ubuntu-latest",
             "if": "github.actor != 'github-classroom[bot]'",
-            "timeout-minutes": 30,
+            "timeout-minutes": JOB_MINUTES,
             "services": memcached_services(),
             "steps": [
-                {"name": "Check out your code", "uses": "actions/checkout@v4"},
-                {"name": "Set up Python", "uses": "actions/setup-python@v5", "with": {"python-version": "3.11"}},
+                {"name": "Check out your code", "uses": action("actions/checkout")},
+                {"name": "Set up Python", "uses": action("actions/setup-python"), "with": {"python-version": "3.11"}},
                 {"name": "Install memcached and the test tools",
-                 "run": "sudo apt-get install -y -q memcached\npython -m pip install -q -e .\n"},
+                 "run": "sudo apt-get update -q\nsudo apt-get install -y -q memcached\npython -m pip install -q -e .\n"},
                 *graders,
                 reporter,
             ],
@@ -119,10 +131,50 @@ def servers_used(job: dict) -> list[set[int]]:
     return found
 
 
-def problems(document: dict, assignments: list[Assignment] | None = None) -> list[str]:
-    """What is wrong with a workflow beyond its schema; [] when nothing is."""
+def outdated_actions(document: dict) -> list[str]:
+    """Every step that pins an action of CURRENT at another major."""
     out = []
     for name, job in (document.get("jobs") or {}).items():
+        for step in job.get("steps", []):
+            used, _, major = str(step.get("uses", "")).partition("@")
+            if used in CURRENT and major != CURRENT[used]:
+                out.append(f"job {name}: {used}@{major} is not the Node 24 major: use {action(used)}")
+    return out
+
+
+_STUDENT_CODE = re.compile(r"\bgrader\b.*\bgrade(-class)?\b|\bpytest\b")
+
+
+def runs_student_code(job: dict) -> bool:
+    """A step that grades or tests a submission: student code runs in that job."""
+    return any(_STUDENT_CODE.search(str(step.get("run", ""))) or
+               str(step.get("uses", "")).startswith(COMMAND_GRADER.split("@")[0])
+               for step in job.get("steps", []))
+
+
+def holds_secret(job: dict) -> bool:
+    return "secrets." in yaml.safe_dump(job)
+
+
+def grader_minutes(job: dict) -> float:
+    return sum(float((step.get("with") or {}).get("timeout", 10)) for step in job.get("steps", [])
+               if str(step.get("uses", "")).startswith(COMMAND_GRADER.split("@")[0]))
+
+
+def problems(document: dict, assignments: list[Assignment] | None = None) -> list[str]:
+    """What is wrong with a workflow beyond its schema; [] when nothing is."""
+    out = outdated_actions(document)
+    for name, job in (document.get("jobs") or {}).items():
+        if holds_secret(job) and runs_student_code(job):
+            out.append(f"job {name}: holds a secret and runs student code")
+        limit = job.get("timeout-minutes", 360)
+        if grader_minutes(job) and isinstance(limit, (int, float)) and grader_minutes(job) + SETUP_MARGIN > limit:
+            out.append(f"job {name}: its graders may take {grader_minutes(job):g} min, and the job stops at "
+                       f"{limit}: one hang would leave no score at all")
+        script = "\n".join(str(step.get("run", "")) for step in job.get("steps", []))
+        install, update = script.find("apt-get install"), script.find("apt-get update")
+        if install >= 0 and not 0 <= update < install:
+            out.append(f"job {name}: apt-get install before apt-get update (stale lists 404 on hosted runners)")
         ports = service_ports(job)
         for used in servers_used(job):
             if not used <= ports:

@@ -21,6 +21,7 @@ class Student:
     scores: dict[str, float] = field(default_factory=dict)  # assignment -> points earned
     maxima: dict[str, float] = field(default_factory=dict)  # assignment -> points possible
     problem: str = ""  # why there is no grade, when there is none
+    details: dict[str, str] = field(default_factory=dict)  # e.g. the graded commit, its date, the deadline
 
     @property
     def total(self) -> float:
@@ -51,23 +52,29 @@ def assignments_of(students: list[Student]) -> list[str]:
     return sorted({a for s in students for a in s.maxima})
 
 
+def class_maxima(students: list[Student]) -> dict[str, float]:
+    return {a: max(s.maxima.get(a, 0) for s in students) for a in assignments_of(students)}
+
+
 def write_csv(students: list[Student], path: Path) -> None:
     assignments = assignments_of(students)
-    maxima = {a: max(s.maxima.get(a, 0) for s in students) for a in assignments}
+    maxima = class_maxima(students)
+    details = list(dict.fromkeys(key for s in students for key in s.details))
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["student", *assignments, "total", "max_score", "problem"])
+        out.writerow(["student", *assignments, "total", "max_score", *details, "problem"])
         for s in students:
             out.writerow([s.name, *[number(s.scores.get(a, 0)) for a in assignments], number(s.total),
-                          number(sum(maxima.values())), s.problem])
+                          number(sum(maxima.values())), *[s.details.get(key, "") for key in details], s.problem])
 
 
 def markdown(students: list[Student]) -> str:
     assignments = assignments_of(students)
+    maxima = class_maxima(students)  # also for a student without a grade
     lines = ["| Student | " + " | ".join(assignments) + " | Total |",
              "|---|" + "---:|" * (len(assignments) + 1)]
     for s in students:
-        cells = [f"{number(s.scores.get(a, 0))} / {number(s.maxima.get(a, 0))}" for a in assignments]
+        cells = [f"{number(s.scores.get(a, 0))} / {number(s.maxima.get(a) or maxima[a])}" for a in assignments]
         total = f"**{number(s.total)}**" + (f" ({cell(s.problem, 120)})" if s.problem else "")
         lines.append(f"| {cell(s.name)} | " + " | ".join(cells) + f" | {total} |")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,93 @@
+"""A class's grades against its plan: every rostered student gets a row, graded or not.
+
+The collecting job downloads each artifact into a folder of its own:
+`manifest-<batch>/manifest.json` from the fetch (which ran no student code) and
+`results-<batch>/` from a grading job (where student code ran). From a batch's results
+it accepts only `<student>.json` of that batch's own students, so a file a submission
+dropped in a classmate's name, or into another batch's folder, is never read. The
+commit, its date and the deadline come from the fetch's manifest, never from the
+grading job.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from grader.formats import gradebook
+from grader.formats.markdown import cell
+
+DETAILS = ("repository", "commit", "committed_at", "pushed_at", "deadline")
+
+
+@dataclass
+class Rollcall:
+    students: list[gradebook.Student]
+    ignored: list[str]  # files in results folders that no student of that batch owns
+
+
+def _manifest(folder: Path, batch: str) -> dict[str, dict]:
+    try:
+        document = json.loads((folder / f"manifest-{batch}" / "manifest.json").read_text())
+        return {entry["student"]: entry for entry in document["students"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _row(entry: dict, fetched: dict | None, results: Path, batch: str) -> gradebook.Student:
+    name = entry["student"]
+    if fetched is None:
+        found = gradebook.Student(name, problem=f"not fetched: the fetch job of batch {batch} failed or was "
+                                                 "cancelled (see the run's log)")
+    elif fetched.get("problem"):
+        found = gradebook.Student(name, problem=fetched["problem"])
+    elif (results / f"{name}.json").is_file():
+        found = gradebook.read(results / f"{name}.json")
+        found.name = name
+    else:
+        found = gradebook.Student(name, problem=f"no results file: the grading job of batch {batch} crashed, "
+                                                 "timed out or was cancelled (see the run's log)")
+    found.details = {key: (fetched or entry).get(key, "") for key in DETAILS}
+    return found
+
+
+def collect(plan: dict, folder: Path) -> Rollcall:
+    students, ignored = [], []
+    for batch in plan["batches"]:
+        name = batch["batch"]
+        fetched, results = _manifest(folder, name), folder / f"results-{name}"
+        own = {entry["student"] for entry in batch["students"]}
+        students += [_row(entry, fetched.get(entry["student"]) if fetched else None, results, name)
+                     for entry in batch["students"]]
+        if results.is_dir():
+            ignored += [str(p.relative_to(folder)) for p in sorted(results.rglob("*"))
+                        if p.is_file() and not (p.parent == results and p.suffix == ".json" and p.stem in own)]
+    return Rollcall(students, ignored)
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def pushed_late(student: gradebook.Student) -> bool:
+    pushed, due = student.details.get("pushed_at"), student.details.get("deadline")
+    return bool(pushed and due) and _instant(pushed) > _instant(due)
+
+
+def summary(rollcall: Rollcall) -> str:
+    """The class table, then every student without a grade and why, then what was ignored."""
+    text = f"## Grades\n\n{gradebook.markdown(rollcall.students)}\n"
+    missing = [s for s in rollcall.students if s.problem]
+    if missing:
+        text += f"### Not graded, or not fully ({len(missing)})\n\n"
+        text += "".join(f"- {cell(s.name)}: {cell(s.problem, 200)}\n" for s in missing) + "\n"
+    late = [s for s in rollcall.students if pushed_late(s)]
+    if late:
+        text += f"### Committed before the deadline, pushed after it ({len(late)}): graded all the same\n\n"
+        text += "".join(f"- {cell(s.name)}: committed {s.details['committed_at']}, pushed "
+                        f"{s.details['pushed_at']}\n" for s in late) + "\n"
+    if rollcall.ignored:
+        text += f"### Ignored ({len(rollcall.ignored)}): files no student of that batch owns\n\n"
+        text += "".join(f"- `{cell(p)}`\n" for p in rollcall.ignored[:50]) + "\n"
+    return text
