@@ -15,6 +15,9 @@ class Assignment:
     id: str
     module: str  # the student's file, fixed by ASSIGNMENTS.md
     services: tuple[str, ...] = ()  # what the parent must provide before grading
+    # True: the hidden tests drive the module in a locked-down student process (student_process.py)
+    # and never import it; False: they import it into the test process (until converted, issue 12)
+    judged: bool = False
 
     @property
     def module_name(self) -> str:
