@@ -34,6 +34,8 @@ from grader.course import ROOT
 from grader.student_process import Box
 
 USER = "grader-student"
+# Boxes go where the student user can enter whatever TMPDIR says (the grader's may be private).
+BOXES = "/tmp" if os.geteuid() == 0 and os.path.isdir("/tmp") else None
 RULES = (("iptables", "127.0.0.0/8"), ("ip6tables", "::1/128"))
 
 

@@ -70,7 +70,7 @@ def grade(assignments: list[Assignment], folder: Path, limits: Limits = Limits()
     """Grade `folder` for each assignment; raises child.GradingError or harness.MemcachedUnavailable."""
     child.become_subreaper()
     with services(assignments) as env, tempfile.TemporaryDirectory(prefix="grader-") as work, \
-            tempfile.TemporaryDirectory(prefix="grader-student-") as boxes:
+            tempfile.TemporaryDirectory(prefix="grader-student-", dir=lockdown.BOXES) as boxes:
         Path(boxes).chmod(0o711)  # the student user may enter its own box, not list the others
         return [grade_assignment(a, folder.resolve(), env, Path(work), limits, only, Path(boxes))
                 for a in assignments]

@@ -219,7 +219,10 @@ SETUP_SH = """\
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q memcached iproute2 python3 python3-venv
+apt-get install -y -q memcached iproute2 iptables python3 python3-venv
+# student code runs as a user of its own that may not read the autograder (grader/lockdown.py)
+id grader-student >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin grader-student
+chmod o-rwx /autograder/source
 PY=python3
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   apt-get install -y -q python3.11 python3.11-venv

@@ -24,6 +24,7 @@ from typing import Callable
 from grader import wire
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
+SETUP_FAILED = 111  # zygote.py's exit status for a child it could not lock down
 CALL_TEXT_LIMIT = 200
 
 
@@ -34,7 +35,7 @@ class Limits:
     cpu: int = 120  # seconds of CPU: beyond any test's time limit
     address_space: int = 1 << 30  # 1 GiB
     file_size: int = 16 << 20  # 16 MiB per file written
-    open_files: int = 64
+    open_files: int = 128
     processes: int = 64  # per user, threads included; set only when the process has a user of its own
     core: int = 0
 
@@ -101,6 +102,9 @@ def fate(reply: dict) -> str:
     code = reply.get("exit")
     if reply.get("killed") or code is None:
         return "was still running and was stopped"
+    if code == SETUP_FAILED:
+        return ("could not be set up (the grader's problem, not the student's: can the student user "
+                "enter the box's folder?)")
     if code < 0:
         try:
             name = signal.Signals(-code).name
@@ -152,9 +156,9 @@ class Zygote:
             theirs.close()
         return StudentProcess(self, mine, reply["pid"])
 
-    def end(self, pid: int) -> dict:
+    def end(self, pid: int, grace: float = 0.0) -> dict:
         try:
-            return self._ask({"op": "end", "pid": pid})
+            return self._ask({"op": "end", "pid": pid, "grace": grace})
         except StudentProcessEnded:
             return {"killed": True, "exit": None}
 
@@ -201,7 +205,7 @@ class StudentProcess:
             self.end()
             raise NotPlainData(f"the student process sent something that is not a reply {doing} ({exc})") from None
         if reply is None:
-            how = fate(self.end())
+            how = fate(self.end(grace=2.0))
             raise StudentProcessEnded(f"the student process {how} {doing}: did the code call os._exit(), "
                                       "exceed a limit, or crash the interpreter?")
         if type(reply) is not dict or not isinstance(reply.get("out", ""), str) \
@@ -224,7 +228,7 @@ class StudentProcess:
         try:
             self.sock.sendall(wire.frame(wire.dumps(request, trusted=True)))
         except OSError:
-            how = fate(self.end())
+            how = fate(self.end(grace=2.0))
             raise StudentProcessEnded(f"the student process {how} {doing}") from None
 
     # -- what tests use ----------------------------------------------------
@@ -233,10 +237,8 @@ class StudentProcess:
         """Wait for the module to import; raises StudentCodeRaised (or the others) when it does not."""
         module = f"{self.zygote.box.module}.py"
         self.sock.settimeout(timeout)
-        try:
-            reply = self._receive(f"while importing {module}")
-        finally:
-            self.sock.settimeout(None)
+        reply = self._receive(f"while importing {module}")
+        self.sock.settimeout(None)
         if "raised" in reply:
             raised = _raised(reply["raised"])
             self.end()
@@ -277,11 +279,14 @@ class StudentProcess:
     def module(self) -> "Module":
         return Module(self)
 
-    def end(self) -> dict:
-        """Stop the process and everything it started; returns how it ended (once)."""
+    def end(self, grace: float = 0.0) -> dict:
+        """Stop the process and everything it started; returns how it ended (once).
+
+        `grace`: seconds it may take to finish exiting on its own (its socket closed already).
+        """
         if self.ended is None:
             self.sock.close()
-            self.ended = self.zygote.end(self.pid)
+            self.ended = self.zygote.end(self.pid, grace)
         return self.ended
 
 
@@ -327,7 +332,7 @@ def stand_in(name: str, returns=("square",), sleep: float = 0.0) -> wire.Live:
     """A function built in the student process that reports each call to the judge.
 
     `returns`: ('square',) n*n, ('times', k) x*k, ('tagged', tag) (tag, args),
-    ('identity',) its argument, ('const', value) the value.
+    ('pair', tag) (tag, x), ('identity',) x, ('const', value) the value.
     """
     return wire.Live("stand_in", {"name": name, "returns": list(returns), "sleep": sleep}, name)
 

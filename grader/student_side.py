@@ -71,6 +71,8 @@ def stand_in(spec: dict):
             return args[0] * returns[1]
         if how == "tagged":
             return (returns[1], args)
+        if how == "pair":
+            return (returns[1], args[0])
         if how == "identity":
             return args[0]
         return returns[1]  # "const"
@@ -94,9 +96,15 @@ def memcached_client(spec: dict):
 BUILDERS = {"stand_in": stand_in, "memcached_client": memcached_client}
 
 
+BUILT: dict = {}  # one object per description: the same `mc` in every call is the same client
+
+
 def build(value, kept: dict):
     if type(value) is wire.Live:
-        return BUILDERS[value.kind](value.spec)
+        key = (value.kind, repr(value.spec))
+        if key not in BUILT:
+            BUILT[key] = BUILDERS[value.kind](value.spec)
+        return BUILT[key]
     if type(value) is wire.Ref:
         return kept[value.number]
     if type(value) in (list, tuple):

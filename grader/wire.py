@@ -48,6 +48,9 @@ class Live:
     def __repr__(self) -> str:
         return self.label or f"<{self.kind}>"
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # Hypothesis lists fixtures so; the report drops <...>
+        printer.text(f"<{self!r}>")
+
 
 @dataclass(frozen=True)
 class Ref:

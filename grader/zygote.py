@@ -102,9 +102,15 @@ def become_student(config: dict, conn_fd: int) -> None:
     sys.path.insert(0, config["folder"])
 
 
+SETUP_FAILED = 111  # the exit status of a child that could not be locked down: the grader's problem
+
+
 def child(config: dict, conn_fd: int) -> None:
     try:
-        become_student(config, conn_fd)
+        try:
+            become_student(config, conn_fd)
+        except BaseException:
+            os._exit(SETUP_FAILED)
         side = sys.modules["_grader_student_side"]
         side.serve(socket.socket(fileno=conn_fd), config["module"], config["folder"])
     finally:
@@ -155,12 +161,20 @@ def kill_everything(deadline: float = 10.0) -> None:
         reap()
 
 
-def end(pid: int) -> dict:
-    """The child's fate (its exit status, or the signal that ended it), and everything below us killed."""
-    try:
-        done, status = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        done, status = pid, None
+def end(pid: int, grace: float = 0.0) -> dict:
+    """The child's fate (its exit status, or the signal that ended it), and everything below us killed.
+
+    `grace`: seconds to let it finish dying first (the judge saw its socket close).
+    """
+    stop = time.monotonic() + grace
+    while True:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done, status = pid, None
+        if done or time.monotonic() >= stop:
+            break
+        time.sleep(0.002)
     alive = done == 0
     if alive:
         try:
@@ -210,7 +224,7 @@ def main() -> None:
             os.close(fds[0])
             control.send(wire.dumps({"pid": pid}))
         elif request["op"] == "end":
-            control.send(wire.dumps(end(request["pid"])))
+            control.send(wire.dumps(end(request["pid"], request.get("grace", 0.0))))
 
 
 if __name__ == "__main__":
