@@ -18,6 +18,9 @@ class Assignment:
     # True: the hidden tests drive the module in a locked-down student process (student_process.py)
     # and never import it; False: they import it into the test process (until converted, issue 12)
     judged: bool = False
+    # the libraries beyond the standard one that its module may use: a student process may not read
+    # site-packages, so they are imported before it starts (zygote.py)
+    libraries: tuple[str, ...] = ("pymemcache", "zmq")
 
     @property
     def module_name(self) -> str:
@@ -41,7 +44,7 @@ class Assignment:
 
 
 CATALOGUE = (
-    Assignment("01-cache-aside", "squares.py", services=("memcached",), judged=True),
+    Assignment("01-cache-aside", "squares.py", services=("memcached",), judged=True, libraries=("pymemcache",)),
     Assignment("02-sharding", "hashing.py", services=("memcached",)),
     Assignment("03-queuepi", "queuepi.py"),
     Assignment("04-keepalive", "keepalive.py"),

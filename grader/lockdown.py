@@ -30,7 +30,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from grader.course import ROOT
+from grader.course import CATALOGUE, ROOT
 from grader.student_process import Box
 
 USER = "grader-student"
@@ -106,5 +106,6 @@ def hand_over(box: Path) -> None:
 def box(folder: Path, module: str) -> Box:
     """The Box of a submission handed over by `hand_over`."""
     who = account()
+    libraries = next((a.libraries for a in CATALOGUE if a.module_name == module), Box.preload)
     return Box(folder=folder / "code", module=module, uid=who[0] if who else None,
-               gid=who[1] if who else None, home=folder / "home")
+               gid=who[1] if who else None, home=folder / "home", preload=libraries)

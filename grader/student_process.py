@@ -50,6 +50,7 @@ class Box:
     gid: int | None = None
     home: Path | None = None  # writable by the student user: HOME and TMPDIR
     limits: Limits = field(default_factory=Limits)
+    preload: tuple[str, ...] = ("pymemcache", "zmq")  # libraries beyond the standard one it may import
 
     def config(self, control: int) -> dict:
         limits = dict(vars(self.limits))
@@ -57,7 +58,7 @@ class Box:
             limits["processes"] = None  # RLIMIT_NPROC counts every process of the grader's own user
         home = str(self.home or self.folder)
         return {"control": control, "folder": str(self.folder), "module": self.module, "uid": self.uid,
-                "gid": self.gid, "limits": limits, "site": site_packages(),
+                "gid": self.gid, "limits": limits, "site": site_packages(), "preload": list(self.preload),
                 "stdlib": sysconfig.get_paths()["stdlib"], "stdlib_view": str(self.folder.parent / "stdlib"),
                 "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                         "HOME": home, "TMPDIR": home, "PYTHONHASHSEED": "0"}}

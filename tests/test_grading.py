@@ -212,11 +212,14 @@ def test_a_hang_that_ignores_pytest_timeout_is_killed(submission):
                 '        except BaseException:\n            pass\n')
     text = REFERENCE.replace('    return "sq:%d" % n\n', stubborn)
     limits = Limits(import_seconds=5, grace=2, linger=1, test_cap=3)
-    wanted = ("test_square_key_is_sq_colon_n", "test_keys_are_memcached_safe", "test_arguments_are_told_apart")
+    # the tests after it (in a new process) are quick ones: a Hypothesis text strategy's first use
+    # in a process takes seconds on a loaded machine, which the 3 s cap here would cut short
+    wanted = ("test_square_key_is_sq_colon_n", "test_prefix_and_arguments_are_not_confused",
+              "test_arguments_are_told_apart")
     result = grade(CACHE, submission(CACHE, text), limits=limits, only=lambda s: function_of(s.nodeid) in wanted)
     status = {function_of(t.spec.nodeid): t.outcome for t in result.tests}
     assert status["test_square_key_is_sq_colon_n"].status == TIMED_OUT
-    assert status["test_keys_are_memcached_safe"].status == PASSED
+    assert status["test_prefix_and_arguments_are_not_confused"].status == PASSED
     assert status["test_arguments_are_told_apart"].status == PASSED
 
 
