@@ -19,19 +19,17 @@ import os
 import re
 import socket
 import sysconfig
-import tempfile
 import time
 from pathlib import Path
 
 import psutil
 import pytest
-from conftest import function_of, grade, graded
+from conftest import function_of, grade, graded, zygote_for
 from rich.console import Console
 
 from grader import course, lockdown, report
 from grader.child import Limits
 from grader.formats import gradescope
-from grader.student_process import Zygote
 
 CACHE = "01-cache-aside"
 SKELETON = (course.SKELETONS / CACHE / "squares.py").read_text()
@@ -389,18 +387,11 @@ def environment():
 @pytest.fixture
 def spy():
     """A student process running SPY (in a box as the pipeline makes them), and its module."""
-    with tempfile.TemporaryDirectory(prefix="grader-student-") as boxes:
-        box = Path(boxes, "spy")
-        (box / "code").mkdir(parents=True)
-        (box / "code" / "spy.py").write_text(SPY)
-        lockdown.hand_over(box)
-        Path(boxes).chmod(0o711)
-        zygote = Zygote(lockdown.box(box, "spy"))
+    with zygote_for("spy", SPY) as zygote:
         process = zygote.spawn()
         process.start(timeout=30)
         yield process.module()
         process.end()
-        zygote.close()
 
 
 def _non_loopback_address() -> str | None:

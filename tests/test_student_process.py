@@ -1,13 +1,10 @@
 """The judge's handle on a student process: what a test sees when student code returns, raises, refuses or dies."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pytest
+from conftest import zygote_for
 
-from grader import lockdown
-from grader.student_process import NotPlainData, StudentCodeRaised, StudentProcessEnded, Zygote, stand_in
+from grader.student_process import NotPlainData, StudentCodeRaised, StudentProcessEnded, stand_in
 
 MODULE = '''
 import os
@@ -41,15 +38,8 @@ def shout():
 
 @pytest.fixture(scope="module")
 def zygote():
-    with tempfile.TemporaryDirectory(prefix="grader-student-") as boxes:
-        box = Path(boxes, "box")
-        (box / "code").mkdir(parents=True)
-        (box / "code" / "mod.py").write_text(MODULE)
-        lockdown.hand_over(box)
-        Path(boxes).chmod(0o711)
-        zygote = Zygote(lockdown.box(box, "mod"))
+    with zygote_for("mod", MODULE) as zygote:
         yield zygote
-        zygote.close()
 
 
 @pytest.fixture
