@@ -49,6 +49,28 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 
+# As root, student code is graded as a user of its own, which may not read this
+# checkout (hidden tests, solutions, .venv) and reaches loopback only (see
+# grader/lockdown.py; the grader adds the iptables rule itself when it is missing).
+if [ "$(id -u)" -eq 0 ]; then
+  if ! id grader-student >/dev/null 2>&1; then
+    say "creating the user grader-student, which student code runs as"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin grader-student
+  fi
+  chmod o-rwx .
+  if ! PATH="$PATH:/usr/sbin:/sbin" command -v iptables >/dev/null 2>&1; then
+    say "installing iptables"
+    apt_install iptables || say "no iptables: student code will not be kept to loopback"
+  fi
+  for rule in "iptables 127.0.0.0/8" "ip6tables ::1/128"; do
+    set -- $rule
+    args=(OUTPUT -m owner --uid-owner grader-student ! -d "$2" -j REJECT)
+    PATH="$PATH:/usr/sbin:/sbin" "$1" -w 5 -C "${args[@]}" 2>/dev/null \
+      || PATH="$PATH:/usr/sbin:/sbin" "$1" -w 5 -I "${args[@]}" 2>/dev/null \
+      || say "$1 refused the loopback-only rule for grader-student"
+  done
+fi
+
 # Reinstall only when the project's metadata changed since the last install.
 stamp=.venv/.installed-pyproject
 # SETUP_EXTRAS= (empty) installs only what grading needs: the grading workflow's jobs do.

@@ -226,7 +226,8 @@ def _follow(sandbox: Sandbox, env: dict[str, str], nodeids: list[str], timeouts:
     key = channel.new_key()
     path = sandbox.root / f"channel-{number}.log"
     log = sandbox.root / f"pytest-{number}.log"
-    command = pytest_command(sandbox, "--student-dir", str(sandbox.student),
+    where = ("--student-box", str(sandbox.student.parent)) if sandbox.judged else ("--student-dir", str(sandbox.student))
+    command = pytest_command(sandbox, *where,
                              "--grader-channel", str(path), *[f"{sandbox.tests}/{n}" for n in nodeids])
     reader = channel.Reader(path, key)
     outcomes: dict[str, Outcome] = {}

@@ -291,12 +291,17 @@ def memcached_servers(pytestconfig) -> Iterator[list[MemcachedServer]]:
         stop_all(servers)
 
 
+def emptied(servers: list[MemcachedServer]) -> Client:
+    """A client for the first server, after emptying every server."""
+    for server in servers:
+        server.flush()
+    return servers[0].client()
+
+
 @pytest.fixture
 def mc(memcached_servers) -> Iterator[Client]:
     """A client for the first server; every server is emptied first, so tests start clean."""
-    for server in memcached_servers:
-        server.flush()
-    client = memcached_servers[0].client()
+    client = emptied(memcached_servers)
     yield client
     client.close()
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from grader import child, harness, sandbox, scoring, submission
+from grader import child, harness, lockdown, sandbox, scoring, student_process, submission
 from grader.child import Limits
 from grader.course import Assignment
 from grader.scoring import FAILED, AssignmentResult, Outcome, TestSpec
@@ -35,18 +35,23 @@ def services(assignments: list[Assignment]) -> Iterator[dict[str, str]]:
 
 
 def grade_assignment(assignment: Assignment, folder: Path, env: dict[str, str], workdir: Path,
-                     limits: Limits = Limits(), only: Callable[[TestSpec], bool] | None = None) -> AssignmentResult:
+                     limits: Limits = Limits(), only: Callable[[TestSpec], bool] | None = None,
+                     boxes: Path | None = None) -> AssignmentResult:
     """Grade one assignment; `only` narrows the manifest (the self-tests use it to stay quick)."""
     started = time.monotonic()
     found = submission.find(folder, assignment)
     module = found.module
-    box = sandbox.build(assignment, module, workdir / assignment.id)
+    box = sandbox.build(assignment, module, workdir / assignment.id, boxes)
     manifest = child.collect_manifest(box, env)
     if only is not None:
         manifest = [spec for spec in manifest if only(spec)]
     notes: list[str] = list(found.notes)
     if module is None:
         problem = found.problem
+    elif box.judged:  # its code runs only in student processes, never in a process of ours
+        notes += lockdown.problems() + submission.review_flags(module)
+        problem = student_process.probe(lockdown.box(box.student.parent, assignment.module_name),
+                                        limits.import_seconds)
     else:
         problem = child.probe_import(box, env, assignment.module_name, limits)
         notes += submission.review_flags(module)
@@ -64,8 +69,11 @@ def grade(assignments: list[Assignment], folder: Path, limits: Limits = Limits()
           only: Callable[[TestSpec], bool] | None = None) -> list[AssignmentResult]:
     """Grade `folder` for each assignment; raises child.GradingError or harness.MemcachedUnavailable."""
     child.become_subreaper()
-    with services(assignments) as env, tempfile.TemporaryDirectory(prefix="grader-") as work:
-        return [grade_assignment(a, folder.resolve(), env, Path(work), limits, only) for a in assignments]
+    with services(assignments) as env, tempfile.TemporaryDirectory(prefix="grader-") as work, \
+            tempfile.TemporaryDirectory(prefix="grader-student-", dir=lockdown.BOXES) as boxes:
+        Path(boxes).chmod(0o711)  # the student user may enter its own box, not list the others
+        return [grade_assignment(a, folder.resolve(), env, Path(work), limits, only, Path(boxes))
+                for a in assignments]
 
 
 def manifest_of(assignment: Assignment) -> list[TestSpec]:

@@ -1,13 +1,17 @@
 """The pytest plugin that runs inside the grading child process.
 
-It makes the student's folder importable (appended to `sys.path`, so it can never
-shadow pytest, the standard library or the tests), and it records what happens:
+For an assignment still graded in-process it makes the student's folder importable
+(`--student-dir`, appended to `sys.path`, so it can never shadow pytest, the
+standard library or the tests); for one graded through student processes it only
+passes on where their box is (`--student-box`: never on `sys.path`, this process
+never imports the student's code). It records what happens:
 `--grader-manifest FILE` writes the collected tests and their points (run with
 `--collect-only`, before any student code exists in the process), and
 `--grader-channel FILE` appends one signed event per test start and result.
 
 It is loaded with `-p grader.recorder` ahead of every conftest, so it takes the
 channel key out of the environment before student code can look for it.
+A failure the judge raised because the student process ended counts as a crash.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from grader import channel
-from grader.scoring import FAILED, NOT_RUN, PASSED, TIMED_OUT
+from grader.scoring import CRASHED, FAILED, NOT_RUN, PASSED, TIMED_OUT
 
 _KEY = os.environ.pop(channel.KEY_ENV, None)
 REASON_LIMIT = 2000
@@ -32,6 +36,7 @@ _FIXTURE_ARGUMENT = re.compile(r"^\s+\w+=<[^\n]*>,\n", re.MULTILINE)  # fixtures
 def pytest_addoption(parser):
     group = parser.getgroup("grader", "course grading (used by `grader grade`)")
     group.addoption("--student-dir", help="folder holding the student's module; appended to sys.path")
+    group.addoption("--student-box", help="box of the student's modules, for student processes (never on sys.path)")
     group.addoption("--grader-manifest", help="write the collected tests and their points to this JSON file")
     group.addoption("--grader-channel", help="append signed test events to this file")
 
@@ -125,8 +130,10 @@ class Recorder:
             return  # keep the first thing that went wrong
         if report.failed:
             reason = reason_of(report, self.student_dir)
-            timed_out = "Timeout" in reason.split("\n")[0] and "Failed" in reason.split("\n")[0]
-            self.current.update(status=TIMED_OUT if timed_out else FAILED, reason=reason)
+            first = reason.split("\n")[0]
+            timed_out = "Timeout" in first and "Failed" in first
+            crashed = first.startswith("StudentProcessEnded")
+            self.current.update(status=TIMED_OUT if timed_out else CRASHED if crashed else FAILED, reason=reason)
         elif report.skipped:
             self.current.update(status=NOT_RUN, reason=reason_of(report, self.student_dir))
 

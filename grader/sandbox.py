@@ -4,6 +4,10 @@ Grading never runs in the submission folder or in the course repository: the hid
 tests are copied in (so student code cannot edit them for the next student), and
 only the student's Python modules are copied beside them, without any file that
 pytest or Python would act on by itself (conftest.py, pytest.ini, sitecustomize...).
+
+For an assignment graded through a student process, the student's modules go into
+a box outside the sandbox (`boxes/<id>/code`), the only place that process may
+read: the sandbox, with the hidden tests in it, stays closed to it.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import lockdown
 from grader.course import HIDDEN, Assignment
 
 # Files that configure pytest or Python just by being there: never copied.
@@ -36,6 +41,7 @@ class Sandbox:
     work: Path  # the current directory of every child process
     home: Path
     ini: Path
+    judged: bool = False  # the student's modules are in a box (student.parent) for a student process
 
 
 def _student_files(directory: str, names: list[str]) -> set[str]:
@@ -45,7 +51,8 @@ def _student_files(directory: str, names: list[str]) -> set[str]:
             or ((base / n).is_file() and not n.endswith(".py"))}
 
 
-def build(assignment: Assignment, module: Path | None, root: Path) -> Sandbox:
+def build(assignment: Assignment, module: Path | None, root: Path, boxes: Path | None = None) -> Sandbox:
+    """`boxes`: where a judged assignment's student box goes (a folder the student user may enter)."""
     root.mkdir(parents=True)
     tests = root / "tests"
     tests.mkdir()
@@ -53,15 +60,17 @@ def build(assignment: Assignment, module: Path | None, root: Path) -> Sandbox:
         shutil.copy2(shared, tests / shared.name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
     shutil.copytree(assignment.hidden_dir, tests / assignment.id, ignore=ignore)
-    student = None
+    student, judged = None, assignment.judged and boxes is not None
     if module is not None:
-        student = root / "student"
+        student = boxes / assignment.id / "code" if judged else root / "student"
         shutil.copytree(module.parent, student, ignore=_student_files)
         if module.name != assignment.module:  # Squares.py: imported as the contract names it
             (student / module.name).rename(student / assignment.module)
+        if judged:
+            lockdown.hand_over(student.parent)
     work, home = root / "work", root / "home"
     work.mkdir()
     home.mkdir()
     ini = root / "pytest.ini"
     ini.write_text(INI.format(timeout=DEFAULT_TIMEOUT))
-    return Sandbox(root=root, tests=tests, student=student, work=work, home=home, ini=ini)
+    return Sandbox(root=root, tests=tests, student=student, work=work, home=home, ini=ini, judged=judged)

@@ -1,6 +1,6 @@
 """Find the student's module in a submission folder, and read it for things to review.
 
-Only the module file is the student's work (ASSIGNMENTS.md). Students hand it in in
+Only the module file is the student's work (docs/contract.md). Students hand it in in
 many shapes, and each is accepted, in this order of preference:
 
 1. `assignments/<id>/<module>`: a clone of their repository;

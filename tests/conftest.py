@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import copy
+import contextlib
 import functools
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
-from grader import course, pipeline
+from grader import course, lockdown, pipeline
 from grader.child import Limits
 from grader.scoring import AssignmentResult
+from grader.student_process import Zygote
 
 # Short enough that a hang or a stuck import costs seconds here, not minutes.
 QUICK = Limits(import_seconds=5, grace=2, linger=1)
@@ -71,6 +75,22 @@ def submission(tmp_path):
         return folder
 
     return make
+
+
+@contextlib.contextmanager
+def zygote_for(module: str, source: str) -> Iterator[Zygote]:
+    """A zygote for a box holding `module`.py with `source`, handed over as grading hands boxes over."""
+    with tempfile.TemporaryDirectory(prefix="grader-student-", dir=lockdown.BOXES) as boxes:
+        box = Path(boxes, module)
+        (box / "code").mkdir(parents=True)
+        (box / "code" / f"{module}.py").write_text(source)
+        lockdown.hand_over(box)
+        Path(boxes).chmod(0o711)
+        zygote = Zygote(lockdown.box(box, module))
+        try:
+            yield zygote
+        finally:
+            zygote.close()
 
 
 ASSIGNMENTS = [a.id for a in course.available()]

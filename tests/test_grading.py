@@ -177,7 +177,8 @@ def test_forged_results_earn_nothing(submission, tmp_path):
     document = json.loads(results.read_text())
     assert document["score"] == 0 and document["max_score"] == graded(CACHE, "skeleton").max_score
     assert all(t["name"].startswith(f"{CACHE}::") for t in document["tests"])
-    assert "not written by the grader were ignored" in document["output"]
+    # 01 runs student code in a student process, which cannot reach the channel at all (as root);
+    # an assignment graded in-process would have its forged lines dropped and reported instead.
 
 
 def test_missing_module_scores_nothing_and_says_where_it_looked(tmp_path):

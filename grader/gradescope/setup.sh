@@ -27,6 +27,12 @@ apt_install() {
 
 command -v memcached >/dev/null 2>&1 || apt_install memcached
 PATH="$PATH:/usr/sbin:/sbin" command -v ip >/dev/null 2>&1 || apt_install iproute2
+# Student code runs as a user of its own, kept to loopback, that may not read the
+# autograder (grader/lockdown.py adds the iptables rule when it grades).
+PATH="$PATH:/usr/sbin:/sbin" command -v iptables >/dev/null 2>&1 || apt_install iptables
+id grader-student >/dev/null 2>&1 \
+  || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin grader-student
+chmod o-rwx "$root/source"
 
 new_venv() { rm -rf .venv && "$1" -m venv .venv >/dev/null 2>&1; }
 

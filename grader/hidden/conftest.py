@@ -2,8 +2,12 @@
 
 - Hypothesis is derandomised, with no example database and no deadlines, so that
   grading the same submission twice gives the same examples and the same score.
-- `student` imports the student's module (once; a module that fails to import
-  fails every test that needs it, with the reason, instead of erroring them all).
+- `student_process` (assignments graded through student processes, course.py's
+  `judged`): a fresh student process per test, which imports the student's module
+  there; this process never does. Calls go over plain data (student_process.py).
+- `student` imports the student's module into this process (assignments not yet
+  converted; once; a module that fails to import fails every test that needs it,
+  with the reason, instead of erroring them all).
 - `run_python` runs code in a fresh interpreter that can import the student's
   module: for "the same in every process" clauses.
 """
@@ -17,8 +21,13 @@ import subprocess
 import sys
 from typing import Sequence
 
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, settings
+
+from grader import lockdown
+from grader.student_process import StudentProcess, Zygote
 
 settings.register_profile(
     "grading",
@@ -30,6 +39,50 @@ settings.register_profile(
     max_examples=100,
 )
 settings.load_profile("grading")
+
+
+
+@pytest.fixture(scope="session")
+def student_box(pytestconfig) -> Path:
+    folder = pytestconfig.getoption("student_box", default=None)
+    if not folder:
+        pytest.fail("these hidden tests run only under `grader grade` (no --student-box given)", pytrace=False)
+    return Path(folder)
+
+
+@pytest.fixture(scope="session")
+def zygotes(student_box):
+    """zygotes(module, hashseed) -> the preloaded parent of student processes for them, one per session."""
+    made: dict[tuple[str, str], Zygote] = {}
+
+    def get(module: str, hashseed: str = "0") -> Zygote:
+        if (module, hashseed) not in made:
+            made[module, hashseed] = Zygote(lockdown.box(student_box, module), hashseed)
+        return made[module, hashseed]
+
+    yield get
+    for zygote in made.values():
+        zygote.close()
+
+
+@pytest.fixture
+def student_process(zygotes):
+    """student_process('squares', hashseed='0') -> a fresh student process that has imported squares.py.
+
+    Every process started in a test is ended (with all it started) when the test ends.
+    """
+    started: list[StudentProcess] = []
+
+    def start(module: str, hashseed: str = "0") -> StudentProcess:
+        process = zygotes(module, hashseed).spawn()
+        started.append(process)
+        process.start()
+        return process
+
+    yield start
+    for process in started:
+        process.end()
+
 
 _import_failures: dict[str, str] = {}
 

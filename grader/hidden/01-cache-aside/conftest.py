@@ -1,14 +1,65 @@
-"""Fixtures for 01-cache-aside: the student's squares module, and a stand-in for expensive_square."""
+"""Fixtures for 01-cache-aside, graded through a student process.
+
+The judge never imports squares.py: `squares` is the module in a fresh student
+process, `mc` describes the client that process builds for itself, and `cache` is
+the judge's own connection to the same server, for reading back what was stored.
+Stand-ins (expensive_square, the functions given to memoize) run in the student
+process and report every call here.
+"""
 from __future__ import annotations
 
 import pytest
 
-from grader.harness import MemcachedServer, free_port
+from grader.harness import CLIENT_DEFAULTS, MemcachedServer, emptied, free_port
+from grader.student_process import StudentProcess, memcached_client, stand_in
+from grader.wire import Live
 
 
-@pytest.fixture(scope="session")
-def squares(student):
-    return student("squares")
+@pytest.fixture
+def process(student_process) -> StudentProcess:
+    return student_process("squares")
+
+
+@pytest.fixture
+def squares(process):
+    """The student's squares module, in its student process."""
+    return process.module()
+
+
+@pytest.fixture
+def cache(memcached_servers):
+    """The judge's own client for the first server; every server is emptied first."""
+    client = emptied(memcached_servers)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def mc(cache, memcached_servers) -> Live:
+    """A pymemcache Client for the first server, built in the student process."""
+    return memcached_client("base", [memcached_servers[0].address], **CLIENT_DEFAULTS)
+
+
+@pytest.fixture
+def client_for():
+    """client_for(address, **options) -> a base Client for `address` in the student process."""
+
+    def make(address, label: str = "mc", **options) -> Live:
+        return memcached_client("base", [address], label, **{**CLIENT_DEFAULTS, **options})
+
+    return make
+
+
+@pytest.fixture
+def stand_ins(process):
+    """stand_ins(name, returns) -> (a function built in the student process, the list of its calls' args)."""
+
+    def make(name: str, returns=("square",), sleep: float = 0.0) -> tuple[Live, list[tuple]]:
+        calls: list[tuple] = []
+        process.listen(name, calls.append)
+        return stand_in(name, returns, sleep), calls
+
+    return make
 
 
 class Computations(list):
@@ -16,20 +67,17 @@ class Computations(list):
 
 
 @pytest.fixture
-def computed(squares, monkeypatch) -> Computations:
-    """Replaces squares.expensive_square with a recorder that returns n * n at once.
+def computed(process, stand_ins) -> Computations:
+    """Replaces squares.expensive_square with a stand-in that returns n * n at once, and sets DELAY to 0.
 
     The contract says fetch_square looks expensive_square up at call time, so the
-    recorder sees every miss; a hit must not appear here.
+    stand-in sees every miss; a hit must not appear here.
     """
     calls = Computations()
-
-    def recording_square(n):
-        calls.append(n)
-        return n * n
-
-    monkeypatch.setattr(squares, "expensive_square", recording_square)
-    monkeypatch.setattr(squares, "DELAY", 0.0)
+    function, _ = stand_ins("expensive_square")
+    process.listen("expensive_square", lambda args: calls.append(args[0]))
+    process.assign("expensive_square", function)
+    process.assign("DELAY", 0.0)
     return calls
 
 

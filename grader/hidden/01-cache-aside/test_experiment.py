@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import random
 import re
-import time
-
 import pytest
 
 
@@ -36,17 +34,11 @@ def test_misses_are_the_distinct_keys_drawn_in_order(squares, mc, computed, seed
 
 
 @pytest.mark.points(3)
-def test_each_run_is_timed_on_its_own(squares, mc, monkeypatch):
+def test_each_run_is_timed_on_its_own(squares, mc, process, stand_ins):
     """One wall-clock time per run: a run full of misses takes longer than a later run of hits only."""
     pause = 0.02
-    computed = []
-
-    def slow_square(n):
-        computed.append(n)
-        time.sleep(pause)
-        return n * n
-
-    monkeypatch.setattr(squares, "expensive_square", slow_square)
+    slow_square, _ = stand_ins("expensive_square", ("square",), sleep=pause)
+    process.assign("expensive_square", slow_square)
     runs = draws(5, 3, 100, 20)
     misses = [len(first_occurrences(sum(runs[: i + 1], []))) - len(first_occurrences(sum(runs[:i], [])))
               for i in range(3)]
@@ -67,11 +59,11 @@ _TIMING = re.compile(r"(\d+)\.(\d+)s\b")
 
 
 @pytest.mark.points(2)
-def test_prints_ten_successive_runs_like_the_book(squares, mc, computed, capsys):
+def test_prints_ten_successive_runs_like_the_book(squares, mc, computed, process):
     """It prints 'Ten successive runs:' and the ten timings on one line, as '4.60s 3.13s ...'."""
-    capsys.readouterr()
+    process.take_output()
     timings = squares.run_experiment(mc, runs=10, requests=20, keyspace=50, seed=1)
-    out = capsys.readouterr().out
+    out = process.take_output()
     header = _HEADER.search(out)
     assert header, f"expected a line starting 'Ten successive runs:'; the output was:\n{out[:500]}"
     rest = out[header.end():].lstrip(" \t")
@@ -86,7 +78,7 @@ def test_prints_ten_successive_runs_like_the_book(squares, mc, computed, capsys)
 
 @pytest.mark.points(2)
 @pytest.mark.timeout(60)
-def test_the_books_experiment_by_default(squares, mc, computed, capsys):
+def test_the_books_experiment_by_default(squares, mc, computed):
     """With no arguments it is the book's experiment: 10 runs of 2000 requests over 5001 keys, seed 0."""
     timings = squares.run_experiment(mc)
     assert isinstance(timings, list) and len(timings) == 10, f"run_experiment(mc) returned {timings!r}"

@@ -1,20 +1,24 @@
-"""01-cache-aside: square_key and fetch_square, against real memcached servers."""
+"""01-cache-aside: square_key and fetch_square, against real memcached servers.
+
+`squares` is the student's module in a student process; `cache` is the judge's own
+client, which reads back what fetch_square stored.
+"""
 from __future__ import annotations
 
 import time
 
 import pytest
 from hypothesis import given, strategies as st
-from pymemcache.client.base import Client
-
 from grader.harness import CLIENT_DEFAULTS, hash_client
+from grader.student_process import StudentCodeRaised, memcached_client
 
 
 @pytest.mark.points(2)
 @given(n=st.integers(min_value=-(10**30), max_value=10**30))
 def test_square_key_is_sq_colon_n(squares, n):
     """square_key(n) is 'sq:%d' % n, for negative, zero and very large n too."""
-    assert squares.square_key(n) == "sq:%d" % n, f"square_key({n}) returned {squares.square_key(n)!r}"
+    key = squares.square_key(n)
+    assert key == "sq:%d" % n, f"square_key({n}) returned {key!r}"
 
 
 @pytest.mark.points(3)
@@ -36,9 +40,9 @@ def test_hit_skips_expensive_square(squares, mc, computed):
 
 
 @pytest.mark.points(2)
-def test_hit_returns_the_cached_value_as_int(squares, mc, computed):
+def test_hit_returns_the_cached_value_as_int(squares, mc, cache, computed):
     """A hit returns what memcached holds under square_key(n), as an int."""
-    mc.set("sq:21", b"999", noreply=False)
+    cache.set("sq:21", b"999", noreply=False)
     result = squares.fetch_square(mc, 21)
     assert computed == [], f"'sq:21' was in the cache, yet expensive_square was called for {computed}"
     assert result == 999 and type(result) is int, (
@@ -48,19 +52,19 @@ def test_hit_returns_the_cached_value_as_int(squares, mc, computed):
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("n", [7, -3, 0, 10**20])
-def test_miss_stores_decimal_ascii_text(squares, mc, computed, n):
+def test_miss_stores_decimal_ascii_text(squares, mc, cache, computed, n):
     """After a miss the square is stored under 'sq:<n>' as its decimal ASCII text (b'49' for 7)."""
     squares.fetch_square(mc, n)
-    stored = mc.get("sq:%d" % n)
+    stored = cache.get("sq:%d" % n)
     assert stored == b"%d" % (n * n), (
         f"after fetch_square(mc, {n}) memcached holds {stored!r} under 'sq:{n}'; "
         f"expected {b'%d' % (n * n)!r} (no pickle, no repr: the decimal digits)")
 
 
 @pytest.mark.points(2)
-def test_cached_zero_is_a_hit(squares, mc, computed):
+def test_cached_zero_is_a_hit(squares, mc, cache, computed):
     """A cached b'0' is a hit like any other: 0 is returned without computing."""
-    mc.set("sq:5", b"0", noreply=False)
+    cache.set("sq:5", b"0", noreply=False)
     result = squares.fetch_square(mc, 5)
     assert result == 0 and computed == [], (
         f"memcached held b'0' under 'sq:5': fetch_square should return 0 without computing, but it "
@@ -96,31 +100,34 @@ def test_entries_expire_after_their_ttl(squares, mc, server, computed):
 
 
 def _clients(servers):
-    yield "Client", servers[0].client("base")
-    yield "PooledClient", servers[0].client("pooled")
-    yield "HashClient", hash_client(servers)
+    """Each kind of client: built in the student process, and the judge's own of the same kind, to read back."""
+    first = [servers[0].address]
+    yield "Client", memcached_client("base", first, **CLIENT_DEFAULTS), servers[0].client("base")
+    yield "PooledClient", memcached_client("pooled", first, **CLIENT_DEFAULTS), servers[0].client("pooled")
+    yield "HashClient", memcached_client("hash", [s.address for s in servers], **CLIENT_DEFAULTS), hash_client(servers)
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("kind", ["Client", "PooledClient", "HashClient"])
 def test_works_with_every_pymemcache_client(squares, memcached_servers, mc, computed, kind):
     """fetch_square works with a Client, a PooledClient and a HashClient (no serializer: bytes back)."""
-    client = dict(_clients(memcached_servers))[kind]
+    client, reader = next((theirs, ours) for name, theirs, ours in _clients(memcached_servers) if name == kind)
     values = [squares.fetch_square(client, n) for n in (4, 4, 6, 4, 6)]
     assert values == [16, 16, 36, 16, 36], f"with a {kind}, fetch_square returned {values}"
     assert computed == [4, 6], f"with a {kind}, expensive_square was called for {computed}; expected [4, 6]"
-    assert client.get("sq:4") == b"16", f"with a {kind}, 'sq:4' holds {client.get('sq:4')!r}"
+    stored = reader.get("sq:4")
+    assert stored == b"16", f"with a {kind}, 'sq:4' holds {stored!r}"
 
 
 @pytest.mark.points(3)
-def test_unreachable_memcached_is_not_a_dependency(squares, computed, dead_address):
+def test_unreachable_memcached_is_not_a_dependency(squares, computed, dead_address, client_for):
     """With no server listening, fetch_square still returns the right value and does not raise."""
-    client = Client(dead_address, **{**CLIENT_DEFAULTS, "connect_timeout": 1, "timeout": 1})
+    client = client_for(dead_address, connect_timeout=1, timeout=1)
     for n in (3, 3, -4):
         try:
             result = squares.fetch_square(client, n)
-        except Exception as exc:
-            pytest.fail(f"fetch_square raised {type(exc).__name__}: {exc} when memcached was unreachable "
+        except StudentCodeRaised as exc:
+            pytest.fail(f"fetch_square raised {exc.type_name}: {exc.message} when memcached was unreachable "
                         f"(connection refused is an OSError); the cache must never be a dependency",
                         pytrace=False)
         assert result == n * n, f"with memcached unreachable, fetch_square(mc, {n}) returned {result!r}"
@@ -128,17 +135,17 @@ def test_unreachable_memcached_is_not_a_dependency(squares, computed, dead_addre
 
 @pytest.mark.points(4)
 @pytest.mark.timeout(30)
-def test_memcached_stopped_mid_test(squares, memcached_server, computed):
+def test_memcached_stopped_mid_test(squares, memcached_server, computed, client_for):
     """A server that stops mid-test (and later comes back) costs speed, never a wrong answer or an exception."""
     server = memcached_server()
-    client = server.client()
+    client = client_for(server.address)
 
     def fetch_all(numbers, what):
         for n in numbers:
             try:
                 result = squares.fetch_square(client, n)
-            except Exception as exc:
-                pytest.fail(f"fetch_square(mc, {n}) raised {type(exc).__name__}: {exc} when memcached "
+            except StudentCodeRaised as exc:
+                pytest.fail(f"fetch_square(mc, {n}) raised {exc.type_name}: {exc.message} when memcached "
                             f"{what}; a failing cache must never fail the caller", pytrace=False)
             assert result == n * n, f"when memcached {what}, fetch_square(mc, {n}) returned {result!r}"
 

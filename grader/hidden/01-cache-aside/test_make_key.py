@@ -150,13 +150,13 @@ def _is_safe(key) -> str | None:
 @example(prefix="p", parts=("é€😀\u200b",))
 @example(prefix="p" * 240, parts=("q" * 5000,))
 @example(prefix="", parts=())
-def test_keys_are_memcached_safe(squares, mc, prefix, parts):
+def test_keys_are_memcached_safe(squares, cache, prefix, parts):
     """Every key is ASCII, at most 250 bytes, without whitespace or control characters, and memcached takes it."""
     key = squares.make_key(prefix, *parts)
     problem = _is_safe(key)
     assert problem is None, f"make_key{(prefix,) + parts!r} = {key!r}: {problem}"
-    mc.set(key, b"ok", noreply=False)
-    assert mc.get(key) == b"ok", f"memcached did not keep a value under {key!r}"
+    cache.set(key, b"ok", noreply=False)
+    assert cache.get(key) == b"ok", f"memcached did not keep a value under {key!r}"
 
 
 SAMPLES = [
@@ -167,24 +167,23 @@ SAMPLES = [
 ]
 
 
-def keys_for(samples):
-    """Run in a fresh interpreter: the keys of `samples`, as that process makes them."""
-    import squares
+def keys_for(squares, samples):
+    """The keys of `samples`, as the process of `squares` makes them."""
     return [squares.make_key(prefix, *parts) for prefix, parts in samples]
 
 
 @pytest.mark.points(3)
 @pytest.mark.timeout(60)
-def test_keys_are_the_same_in_every_process(squares, run_python):
+def test_keys_are_the_same_in_every_process(squares, student_process):
     """The same inputs give the same key in any process, whatever PYTHONHASHSEED is (so no hash())."""
-    here = keys_for(SAMPLES)
+    here = keys_for(squares, SAMPLES)
     for seed in ("1", "2"):
-        there = run_python(keys_for, SAMPLES, hashseed=seed)
+        there = keys_for(student_process("squares", hashseed=seed).module(), SAMPLES)
         differing = [(s, a, b) for s, a, b in zip(SAMPLES, here, there) if a != b]
         assert not differing, (
             f"with PYTHONHASHSEED={seed} another process made other keys, e.g. make_key"
             f"{(differing[0][0][0],) + differing[0][0][1]!r}: {differing[0][1]!r} here, {differing[0][2]!r} there")
-    again = keys_for(SAMPLES)
+    again = keys_for(squares, SAMPLES)
     assert again == here, "make_key gave other keys when called again with the same inputs"
     nan = float("nan")
     assert squares.make_key("p", nan) == squares.make_key("p", nan), "make_key('p', nan) is not repeatable"

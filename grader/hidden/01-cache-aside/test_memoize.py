@@ -1,4 +1,8 @@
-"""01-cache-aside: memoize, cache-aside as a decorator, for any arguments and any picklable result."""
+"""01-cache-aside: memoize, cache-aside as a decorator, for any arguments and any picklable result.
+
+The functions given to memoize are stand-ins built in the student process: each
+returns what the test says and reports its calls, which the test counts.
+"""
 from __future__ import annotations
 
 import itertools
@@ -6,27 +10,14 @@ import math
 
 import pytest
 from hypothesis import given, strategies as st
-from pymemcache.client.base import Client
 
-from grader.harness import CLIENT_DEFAULTS
+from grader.student_process import StudentCodeRaised, stand_in
 
 _fresh = itertools.count()
 
 
 def fresh_prefix(name: str) -> str:
     return f"{name}{next(_fresh)}"
-
-
-class Counted:
-    """A function that records its calls and returns `result(*args)`."""
-
-    def __init__(self, result):
-        self.result = result
-        self.calls = []
-
-    def __call__(self, *args):
-        self.calls.append(args)
-        return self.result(*args)
 
 
 def same_value(a, b) -> bool:
@@ -58,84 +49,78 @@ values = st.recursive(
 
 @pytest.mark.points(3)
 @given(value=values)
-def test_results_come_back_equal_and_of_the_same_type(squares, mc, value):
+def test_results_come_back_equal_and_of_the_same_type(squares, mc, stand_ins, value):
     """A memoized function returns its result, and later the cached copy: equal, and of the same types."""
-    function = Counted(lambda x: value)
-    memoized = squares.memoize(mc, fresh_prefix("value"))(function)
+    name = fresh_prefix("value")
+    function, calls = stand_ins(name, ("const", value))
+    memoized = squares.memoize(mc, name)(function)
     first, second = memoized(42), memoized(42)
     assert same_value(first, value), f"the first call returned {first!r}; the function returned {value!r}"
     assert same_value(second, value), f"the cached result came back as {second!r}; it was {value!r}"
-    assert function.calls == [(42,)], f"called {len(function.calls)} times for the same argument; expected once"
+    assert calls == [(42,)], f"called {len(calls)} times for the same argument; expected once"
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("value", [None, 0, "", False], ids=repr)
-def test_falsy_results_are_hits(squares, mc, value):
+def test_falsy_results_are_hits(squares, mc, stand_ins, value):
     """A cached None, 0, '', False (or any empty result) is a hit: the function is not called again."""
-    function = Counted(lambda x: value)
+    function, calls = stand_ins("falsy", ("const", value))
     memoized = squares.memoize(mc, fresh_prefix("falsy"))(function)
     results = [memoized("n"), memoized("n"), memoized("n")]
     assert all(same_value(r, value) for r in results), f"returned {results!r}; expected {value!r} each time"
-    assert len(function.calls) == 1, (
-        f"a function returning {value!r} was called {len(function.calls)} times for the same argument: "
+    assert len(calls) == 1, (
+        f"a function returning {value!r} was called {len(calls)} times for the same argument: "
         "a cached falsy result must count as a hit (test `is None` on what memcached returns, before unpickling)")
 
 
 @pytest.mark.points(2)
-def test_arguments_are_told_apart(squares, mc):
+def test_arguments_are_told_apart(squares, mc, stand_ins):
     """Each distinct tuple of positional arguments has its own entry."""
-    function = Counted(lambda *args: ("result", args))
+    function, ran = stand_ins("f", ("tagged", "result"))
     memoized = squares.memoize(mc, fresh_prefix("args"))(function)
     calls = [(1,), (2,), ("1",), (1, 2), ((1, 2),), (b"1",), (1,), (1, 2), ("1",)]
     results = [memoized(*args) for args in calls]
     assert results == [("result", args) for args in calls], f"results were {results!r}"
-    assert function.calls == calls[:6], (
-        f"the function ran for {function.calls}; expected once for each distinct argument tuple {calls[:6]}")
+    assert ran == calls[:6], (
+        f"the function ran for {ran}; expected once for each distinct argument tuple {calls[:6]}")
 
 
 @pytest.mark.points(3)
 @given(prefixes=st.lists(st.text(max_size=8), min_size=2, max_size=2, unique=True),
        args=st.lists(st.one_of(st.text(max_size=5), st.integers(), st.none()), max_size=3).map(tuple))
-def test_prefixes_never_share_entries(squares, mc, prefixes, args):
+def test_prefixes_never_share_entries(squares, mc, cache, stand_ins, prefixes, args):
     """Two functions memoized under different prefixes never see each other's entries."""
-    mc.flush_all(noreply=False)
-    one, two = Counted(lambda *a: ("one", a)), Counted(lambda *a: ("two", a))
+    cache.flush_all(noreply=False)
+    (one, ran_one), (two, ran_two) = stand_ins(fresh_prefix("one"), ("tagged", "one")), \
+        stand_ins(fresh_prefix("two"), ("tagged", "two"))
     first = squares.memoize(mc, prefixes[0])(one)
     second = squares.memoize(mc, prefixes[1])(two)
     got = [first(*args), second(*args), first(*args), second(*args)]
     assert got == [("one", args), ("two", args)] * 2, (
         f"under prefixes {prefixes[0]!r} and {prefixes[1]!r}, calls with {args!r} returned {got!r}")
-    assert len(one.calls) == 1 and len(two.calls) == 1, (
-        f"each function should run once; they ran {len(one.calls)} and {len(two.calls)} times")
+    assert len(ran_one) == 1 and len(ran_two) == 1, (
+        f"each function should run once; they ran {len(ran_one)} and {len(ran_two)} times")
 
 
 @pytest.mark.points(2)
 def test_prefix_and_arguments_are_not_confused(squares, mc):
     """memoize(mc, 'a:b') on f('c') and memoize(mc, 'a') on g('b', 'c') keep separate entries."""
-    f, g = Counted(lambda *a: "f"), Counted(lambda *a: "g")
+    f, g = stand_in("f", ("const", "f")), stand_in("g", ("const", "g"))
     results = [squares.memoize(mc, "a:b")(f)("c"), squares.memoize(mc, "a")(g)("b", "c")]
     assert results == ["f", "g"], f"results were {results!r}: the two calls shared an entry"
 
 
-def memoized_in_another_process(address, prefix):
-    """Run in a fresh interpreter: compute f(3) through memoize, so the result is left in memcached."""
-    import squares
-    from pymemcache.client.base import Client
-
-    client = Client(tuple(address), no_delay=True)
-    return squares.memoize(client, prefix)(lambda x: ("computed elsewhere", x))(3)
-
-
 @pytest.mark.points(3)
 @pytest.mark.timeout(60)
-def test_results_live_in_memcached(squares, mc, memcached_servers, run_python):
+def test_results_live_in_memcached(squares, mc, stand_ins, student_process):
     """A result memoized by another process is a hit here: the cache is memcached, not a dict in the process."""
     prefix = fresh_prefix("shared")
-    there = run_python(memoized_in_another_process, list(memcached_servers[0].address), prefix)
-    assert there == ("computed elsewhere", 3)
-    function = Counted(lambda x: ("computed here", x))
+    elsewhere = student_process("squares", hashseed="1").module()  # another process, another hash()
+    there = elsewhere.memoize(mc, prefix)(stand_in("elsewhere", ("pair", "computed elsewhere")))(3)
+    assert there == ("computed elsewhere", 3), f"in another process, the memoized f(3) returned {there!r}"
+    function, calls = stand_ins("here", ("pair", "computed here"))
     here = squares.memoize(mc, prefix)(function)(3)
-    assert function.calls == [] and here == ("computed elsewhere", 3), (
+    assert calls == [] and here == ("computed elsewhere", 3), (
         f"another process memoized f(3) under prefix {prefix!r}, but here the function ran and returned "
         f"{here!r}: results must go to memcached, with keys that are the same in every process")
 
@@ -144,12 +129,12 @@ def test_results_live_in_memcached(squares, mc, memcached_servers, run_python):
 def test_memoize_ttl_is_given_to_memcached(squares, mc, memcached_servers):
     """Results are stored with expire=ttl; the default ttl=0 means no expiry."""
     server = memcached_servers[0]
-    squares.memoize(mc, "with-ttl", ttl=300)(lambda x: x)(1)
+    squares.memoize(mc, "with-ttl", ttl=300)(stand_in("f", ("identity",)))(1)
     keys = list(server.keys())
     assert len(keys) == 1, f"one call of a memoized function should store one key; memcached holds {keys}"
     left = server.ttl(keys[0])
     assert left is not None and 290 <= left <= 300, f"stored with {left} s to live; expected expire=300"
-    squares.memoize(mc, "without-ttl")(lambda x: x)(1)
+    squares.memoize(mc, "without-ttl")(stand_in("g", ("identity",)))(1)
     rest = [k for k in server.keys() if k != keys[0]]
     assert len(rest) == 1 and server.ttl(rest[0]) == -1, (
         f"with the default ttl=0 the entry should never expire; found {[(k, server.ttl(k)) for k in rest]}")
@@ -157,21 +142,20 @@ def test_memoize_ttl_is_given_to_memcached(squares, mc, memcached_servers):
 
 @pytest.mark.points(3)
 @pytest.mark.timeout(30)
-def test_failing_memcached_is_not_a_dependency(squares, memcached_server, dead_address):
+def test_failing_memcached_is_not_a_dependency(squares, memcached_server, dead_address, client_for):
     """With memcached unreachable or killed mid-test, the function still runs and its result is returned."""
-    unreachable = Client(dead_address, **{**CLIENT_DEFAULTS, "connect_timeout": 1, "timeout": 1})
+    unreachable = client_for(dead_address, connect_timeout=1, timeout=1)
     server = memcached_server()
-    live = server.client()
+    live = client_for(server.address)
     for client, what in ((unreachable, "unreachable"), (live, "killed mid-test")):
-        function = Counted(lambda x: x * 10)
-        memoized = squares.memoize(client, fresh_prefix("down"))(function)
+        memoized = squares.memoize(client, fresh_prefix("down"))(stand_in("f", ("times", 10)))
         if client is live:
             memoized(1)
             server.kill()
         for x in (1, 2, 2):
             try:
                 result = memoized(x)
-            except Exception as exc:
-                pytest.fail(f"with memcached {what}, the memoized function raised {type(exc).__name__}: {exc}",
+            except StudentCodeRaised as exc:
+                pytest.fail(f"with memcached {what}, the memoized function raised {exc.type_name}: {exc.message}",
                             pytrace=False)
             assert result == x * 10, f"with memcached {what}, f({x}) returned {result!r}"

@@ -1,0 +1,206 @@
+"""The student process's side of the wire: import the module, build what the judge describes, run calls.
+
+It runs only in a student process (forked by zygote.py, already locked down), where
+the `grader` package cannot be imported: zygote.py loads this file and wire.py by
+path. Every reply goes through wire.dumps, so nothing but plain data leaves; a
+result that is a function (what a decorator returns) stays here, and the judge
+gets a number to call it by.
+"""
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import sys
+import time
+
+try:
+    from grader import wire
+except ImportError:  # in the student process
+    import _grader_wire as wire  # type: ignore[no-redef]
+
+OUTPUT_LIMIT = 64 * 1024  # characters of printed output kept per reply
+NAME_LIMIT, MESSAGE_LIMIT = 100, 500
+
+EVENTS: list = []  # [name, args] of every call of a stand-in since the last reply
+
+
+class Captured(io.TextIOBase):
+    """sys.stdout and sys.stderr: what the code prints, cut at OUTPUT_LIMIT characters per reply."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+        self.size = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        if type(text) is not str:
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        room = max(OUTPUT_LIMIT - self.size, 0)
+        self.parts.append(text[:room])
+        self.size += min(len(text), room)
+        self.dropped += len(text) - min(len(text), room)
+        return len(text)
+
+    def drain(self) -> str:
+        text = "".join(self.parts)
+        if self.dropped:
+            text += f"\n[... {self.dropped} more characters of output not kept]\n"
+        self.parts, self.size, self.dropped = [], 0, 0
+        return text
+
+
+# -- what the judge describes, built here ----------------------------------------
+
+
+def stand_in(spec: dict):
+    """A function that reports each call to the judge and returns what the spec says."""
+    name, returns, pause = spec["name"], spec.get("returns", ["square"]), float(spec.get("sleep", 0))
+
+    def function(*args):
+        EVENTS.append([name, args])
+        if pause:
+            time.sleep(pause)
+        how = returns[0]
+        if how == "square":
+            return args[0] * args[0]
+        if how == "times":
+            return args[0] * returns[1]
+        if how == "tagged":
+            return (returns[1], args)
+        if how == "pair":
+            return (returns[1], args[0])
+        if how == "identity":
+            return args[0]
+        return returns[1]  # "const"
+
+    function.__name__ = function.__qualname__ = name
+    return function
+
+
+def memcached_client(spec: dict):
+    """A pymemcache client of the kind and for the servers the judge names."""
+    from pymemcache.client.base import Client, PooledClient
+    from pymemcache.client.hash import HashClient
+
+    servers = [tuple(address) for address in spec["servers"]]
+    options = spec.get("options", {})
+    if spec["kind"] == "hash":
+        return HashClient(servers, **options)
+    return {"base": Client, "pooled": PooledClient}[spec["kind"]](servers[0], **options)
+
+
+BUILDERS = {"stand_in": stand_in, "memcached_client": memcached_client}
+
+
+BUILT: dict = {}  # one object per description: the same `mc` in every call is the same client
+
+
+def build(value, kept: dict):
+    if type(value) is wire.Live:
+        key = (value.kind, repr(value.spec))
+        if key not in BUILT:
+            BUILT[key] = BUILDERS[value.kind](value.spec)
+        return BUILT[key]
+    if type(value) is wire.Ref:
+        return kept[value.number]
+    if type(value) in (list, tuple):
+        return type(value)(build(v, kept) for v in value)
+    if type(value) is dict:
+        return {k: build(v, kept) for k, v in value.items()}
+    return value
+
+
+# -- calls -----------------------------------------------------------------------
+
+
+def describe(exc: BaseException, folder: str) -> dict:
+    """An exception as its type's name, its message cut short, and the last line of the student's files it passed."""
+    try:
+        message = str(exc)
+    except BaseException:
+        message = "(its message could not be read)"
+    where = None
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if isinstance(filename, str) and os.path.dirname(os.path.abspath(filename)) == folder:
+            where = [os.path.basename(filename), tb.tb_lineno]
+        tb = tb.tb_next
+    if isinstance(exc, SyntaxError) and isinstance(exc.filename, str):
+        where = [os.path.basename(exc.filename), exc.lineno or 0]
+        message = exc.msg if isinstance(exc.msg, str) else message
+    name = type(exc).__name__
+    return {"type": name[:NAME_LIMIT] if isinstance(name, str) else "?", "message": message[:MESSAGE_LIMIT],
+            "where": where}
+
+
+def run(module, request: dict, kept: dict, folder: str) -> dict:
+    try:
+        if request["op"] == "assign":
+            setattr(module, request["name"], build(request["value"], kept))
+            return {"ok": None}
+        target = kept[request["ref"]] if "ref" in request else getattr(module, request["name"])
+        result = target(*build(request["args"], kept), **build(request["kwargs"], kept))
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: they are the student's
+        return {"raised": describe(exc, folder)}
+    if callable(result) and not isinstance(result, type):
+        kept[len(kept) + 1] = result
+        return {"ref": len(kept)}
+    return {"ok": result}
+
+
+def send(sock, reply: dict, out: Captured) -> None:
+    reply["events"], EVENTS[:] = list(EVENTS), []
+    reply["out"] = out.drain()
+    try:
+        data = wire.dumps(reply)
+    except wire.Refused as exc:
+        what = "what it returned" if _refused(reply.get("ok")) else "what it passed to a stand-in"
+        data = wire.dumps({"refused": f"{what}: {exc}", "events": [], "out": reply["out"]})
+    sock.sendall(wire.frame(data))
+
+
+def _refused(value) -> bool:
+    try:
+        wire.dumps(value)
+    except wire.Refused:
+        return True
+    return False
+
+
+def receive(sock):
+    header = _exactly(sock, wire.HEADER.size)
+    if header is None:
+        return None
+    body = _exactly(sock, wire.length_of(header))
+    return None if body is None else wire.loads(body, trusted=True)
+
+
+def _exactly(sock, size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def serve(sock, module_name: str, folder: str) -> None:
+    """Import the module, say so (or why not), then answer calls until the judge hangs up."""
+    out = Captured()
+    sys.stdout = sys.stderr = out
+    kept: dict = {}
+    try:
+        module = importlib.import_module(module_name)
+    except BaseException as exc:
+        send(sock, {"raised": describe(exc, folder), "during": "import"}, out)
+        return
+    send(sock, {"ready": True}, out)
+    while (request := receive(sock)) is not None:
+        send(sock, run(module, request, kept, folder), out)
