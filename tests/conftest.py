@@ -24,9 +24,21 @@ def grade(id: str, folder: Path, limits: Limits = QUICK, only=None) -> Assignmen
 
 @functools.cache
 def graded(id: str, which: str) -> AssignmentResult:
-    """The reference solution's or the skeleton's grade, once per session."""
+    """The reference solution's or the skeleton's grade, once per session (per pytest-xdist
+    worker: mark the tests that call it with `shares(id, which)`)."""
     folder = {"reference": course.SOLUTIONS, "skeleton": course.SKELETONS}[which]
     return grade(id, folder)
+
+
+def shares(id: str, which: str) -> pytest.MarkDecorator:
+    """Tests that call graded(id, which) run on one pytest-xdist worker (`--dist loadgroup`),
+    so that each grading is done once, not once per worker."""
+    return pytest.mark.xdist_group(f"graded-{id}-{which}")
+
+
+def each(which: str) -> list:
+    """Every assignment as a parameter, each carrying its `shares(id, which)` mark."""
+    return [pytest.param(id, marks=shares(id, which)) for id in ASSIGNMENTS]
 
 
 def by_test(result: AssignmentResult) -> dict[str, float]:
