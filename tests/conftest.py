@@ -29,7 +29,8 @@ def grade(id: str, folder: Path, limits: Limits = QUICK, only=None) -> Assignmen
 
 @functools.cache
 def graded(id: str, which: str) -> AssignmentResult:
-    """The reference solution's or the skeleton's grade, once per session."""
+    """The reference solution's or the skeleton's grade, once per session (per pytest-xdist
+    worker: mark the tests that call it with `shares(id, which)`)."""
     folder = {"reference": course.SOLUTIONS, "skeleton": course.SKELETONS}[which]
     return grade(id, folder)
 
@@ -45,6 +46,17 @@ def answered_lab(released, source):
             cell.source = "\n".join(line for line in answers[grade_id].source.splitlines()
                                     if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
     return notebook
+
+
+def shares(id: str, which: str) -> pytest.MarkDecorator:
+    """Tests that call graded(id, which) run on one pytest-xdist worker (`--dist loadgroup`),
+    so that each grading is done once, not once per worker."""
+    return pytest.mark.xdist_group(f"graded-{id}-{which}")
+
+
+def each(which: str) -> list:
+    """Every assignment as a parameter, each carrying its `shares(id, which)` mark."""
+    return [pytest.param(id, marks=shares(id, which)) for id in ASSIGNMENTS]
 
 
 def by_test(result: AssignmentResult) -> dict[str, float]:

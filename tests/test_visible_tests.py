@@ -9,7 +9,8 @@ from conftest import ASSIGNMENTS, assignment
 
 
 def _pytest(folder):
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
+    # One process, as in a student's clone (this repository's addopts would start xdist workers).
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", str(folder)],
                           capture_output=True, text=True, cwd=folder, timeout=300)
 
 
