@@ -86,7 +86,10 @@ def reasons(tmp_path_factory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("hypothesis")
     (folder / "conftest.py").write_text(RECORD)
     (folder / "test_failing.py").write_text(textwrap.dedent(FAILING))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "HYPOTHESIS_PROFILE")}
+    # Under CI (CI or BUILD_NUMBER set) pytest prints whole diffs and none of its "-v" advice;
+    # grading children never see those variables (child.environment), so neither does this run.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTEST_ADDOPTS", "HYPOTHESIS_PROFILE", "CI", "BUILD_NUMBER")}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
                            "test_failing.py"], cwd=folder, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 1, done.stdout[-2000:]

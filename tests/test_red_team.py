@@ -298,9 +298,14 @@ def _fingerprint() -> dict[str, tuple]:
 
 
 def _students_processes() -> list[psutil.Process]:
+    """The student user's processes that this test started: our descendants (grading made us a
+    subreaper, so daemons come back to us), or orphans that reached init. Another pytest-xdist
+    worker's gradings run as the same user at the same time, under that worker: not counted."""
     if lockdown.account() is None:
         return []
-    return [p for p in psutil.process_iter(["username"]) if p.info["username"] == lockdown.USER]
+    ours = {p.pid for p in psutil.Process().children(recursive=True)}
+    return [p for p in psutil.process_iter(["username", "ppid"])
+            if p.info["username"] == lockdown.USER and (p.pid in ours or p.info["ppid"] == 1)]
 
 
 def _outputs(result) -> str:
