@@ -50,6 +50,7 @@ CATALOGUE = (
     Assignment("02-sharding", "hashing.py", services=("memcached",)),
     Assignment("03-queuepi", "queuepi.py"),
     Assignment("04-keepalive", "keepalive.py"),
+    Assignment("05-workqueue", "workqueue.py", judged=True, libraries=("zmq",)),
 )
 
 
