@@ -65,7 +65,7 @@ def test_released_lab_holds_no_solution_and_no_hidden_test(id):
 
 # The written question the course asks of each assignment: a word that its prompt must contain.
 COURSE_QUESTIONS = {"01-cache-aside": "never", "02-sharding": "uneven", "03-queuepi": "ZeroMQ's sockets do",
-                    "04-keepalive": "traffic"}
+                    "04-keepalive": "traffic", "05-workqueue": "RabbitMQ"}
 
 
 @pytest.mark.parametrize("id", WITH_LABS)

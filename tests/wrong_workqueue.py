@@ -1,0 +1,186 @@
+"""Wrong workqueue.py submissions: one realistic mistake each, and the hidden tests that catch it;
+and correct alternatives to the reference that the hidden tests must accept in full (RIGHT)."""
+from variants import Variant
+
+A = "05-workqueue"
+
+SERVER_LOOP = "        while requests is None or served < requests:\n"
+SERVER_END = '''        zsock.linger = 1000  # done, not stopped: give the last reply a second to leave
+    except zmq.ContextTerminated:
+        pass
+'''
+ASK_POLL = "    if zsock.poll(round(timeout * 1000)):\n"
+TRIES = "            for attempt in range(retries + 1):\n"
+NEW_SOCKET = '''                if attempt:  # no reply: this socket is stuck waiting for one, so throw it away
+                    zsock.close()
+                    zsock = open_socket(zcontext, zmq.REQ)
+                    zsock.connect(url)
+'''
+GIVE_UP = '''            else:
+                raise TimeoutError(f"no reply to {payload!r} from {url} after {retries + 1} tries of {timeout} s")
+'''
+LINGER = "    zsock = zcontext.socket(kind)\n    zsock.linger = 0\n"
+WORKER_IDENTITY = '''        if identity is not None:
+            zsock.identity = identity
+        zsock.connect(url)
+'''
+WORKER_REPLY = "            zsock.send_multipart([client_id, empty, handle(request)])\n"
+BROKER_POLL = "            poller.register(frontend, zmq.POLLIN if idle else 0)  # no idle worker: requests wait in line\n"
+BROKER_BACKEND = '''                if message != [READY]:  # a reply: [client_id, b'', reply]
+                    frontend.send_multipart(message)
+                idle.append(worker_id)
+'''
+BROKER_FRONTEND = '''                client_id, _, request = frontend.recv_multipart()
+                backend.send_multipart([idle.pop(0), b"", client_id, b"", request])
+'''
+URLS = "    frontend_url, backend_url = loopback_url(), loopback_url()\n"
+COLLECT = "            replies[number::clients] = outcome\n"
+STOP = '''    finally:
+        zcontext.term()  # every node returns, its sockets closed
+        for node in nodes:
+            node.join()
+'''
+
+WRONG = [
+    # -- server --------------------------------------------------------------------------------------
+    Variant(A, "server-echoes", "the slides' habit: replies with the request itself, never calling handle",
+            ("test_server_replies_handle_of_each_request",),
+            (("            zsock.send(handle(request))\n", "            zsock.send(request)\n"),)),
+    Variant(A, "server-one-too-many", "serves requests + 1 requests before it returns",
+            ("test_server_returns_after_exactly_requests_requests",),
+            ((SERVER_LOOP, "        while requests is None or served <= requests:\n"),)),
+    Variant(A, "server-forgets-its-count", "returns None when terminated instead of the number it served",
+            ("test_server_returns_its_count_when_terminated",),
+            ((SERVER_END, SERVER_END.replace("        pass\n", "        return None\n")),)),
+    # -- client --------------------------------------------------------------------------------------
+    Variant(A, "client-resends-on-the-stuck-socket", "after a timeout, sends the payload again on the same REQ "
+            "socket: ZeroMQ refuses (EFSM), and the client dies with a ZMQError",
+            ("test_client_retries_on_a_new_socket_after_a_timeout", "test_client_gives_up_after_retries_naming_the_payload"),
+            ((NEW_SOCKET, ""),)),
+    Variant(A, "client-waits-again-without-resending", "after a timeout, polls the same socket again instead of "
+            "sending the payload on a new one: a lost request is never sent again",
+            ("test_client_retries_on_a_new_socket_after_a_timeout",),
+            ((NEW_SOCKET, ""),
+             ("    zsock.send(payload)\n    if zsock.poll(", "    if zsock.poll("),
+             ("                reply = ask(zsock, payload, timeout)\n",
+              "                if not attempt:\n                    zsock.send(payload)\n"
+              "                reply = ask(zsock, payload, timeout)\n"))),
+    Variant(A, "client-one-try-too-many", "makes retries + 2 tries: the first, and one retry more than `retries`",
+            ("test_client_gives_up_after_retries_naming_the_payload",),
+            ((TRIES, "            for attempt in range(retries + 2):\n"),)),
+    Variant(A, "client-retries-counts-every-try", "makes `retries` tries in all, not retries more after the first",
+            ("test_client_gives_up_after_retries_naming_the_payload",),
+            ((TRIES, "            for attempt in range(retries):\n"),)),
+    Variant(A, "client-gives-up-silently", "skips a payload that got no reply and goes on, instead of raising",
+            ("test_client_gives_up_after_retries_naming_the_payload",),
+            ((GIVE_UP, "            else:\n                continue\n"),)),
+    Variant(A, "client-timeout-error-without-payload", "raises TimeoutError('no reply'): which request failed?",
+            ("test_client_gives_up_after_retries_naming_the_payload",),
+            ((GIVE_UP, '            else:\n                raise TimeoutError("no reply from the server")\n'),)),
+    Variant(A, "client-timeout-taken-as-milliseconds", "passes `timeout` (seconds) to poll, which takes "
+            "milliseconds: it gives up on a reply after 2 ms instead of 2 s",
+            ("test_client_waits_timeout_before_each_retry",),
+            ((ASK_POLL, "    if zsock.poll(timeout):\n"),)),
+    Variant(A, "client-no-linger", "makes its sockets with the default LINGER (forever): a request that never "
+            "left holds term() up once the client is stopped",
+            ("test_node_returns_within_a_second_of_termination",),
+            ((LINGER, "    zsock = zcontext.socket(kind)\n"),)),
+    # -- worker --------------------------------------------------------------------------------------
+    Variant(A, "worker-never-says-ready", "waits for work without sending READY first, as a REP server would: "
+            "the broker never learns of it, and a REQ socket may not receive before it has sent",
+            ("test_worker_says_ready_once_then_answers_each_envelope",),
+            (("        zsock.send(READY)\n", ""),)),
+    Variant(A, "worker-drops-the-envelope", "sends back handle(request) alone, without [client_id, b'']",
+            ("test_worker_says_ready_once_then_answers_each_envelope",),
+            ((WORKER_REPLY, "            zsock.send(handle(request))\n"),)),
+    Variant(A, "worker-identity-after-connect", "sets zmq.IDENTITY after connect, when it no longer applies",
+            ("test_worker_uses_the_identity_it_is_given",),
+            ((WORKER_IDENTITY, "        zsock.connect(url)\n        if identity is not None:\n"
+                               "            zsock.identity = identity\n"),)),
+    Variant(A, "worker-counts-ready", "counts its READY as a request served",
+            ("test_worker_returns_how_many_requests_it_served",),
+            (("    served = 0\n    try:\n        if identity", "    served = 1\n    try:\n        if identity"),)),
+    # -- broker --------------------------------------------------------------------------------------
+    Variant(A, "broker-most-recently-used", "hands each request to the worker idle the shortest time "
+            "(idle.pop() takes the last)",
+            ("test_broker_gives_each_request_to_the_worker_idle_longest",),
+            ((BROKER_FRONTEND, BROKER_FRONTEND.replace("idle.pop(0)", "idle.pop()")),)),
+    Variant(A, "broker-round-robin", "deals requests to every worker in turn, busy or not, as a DEALER would",
+            ("test_broker_never_gives_a_busy_worker_a_second_request",),
+            ((BROKER_BACKEND, BROKER_BACKEND.replace("                idle.append(worker_id)\n",
+                                                     "                if worker_id not in idle:\n"
+                                                     "                    idle.append(worker_id)\n")),
+             (BROKER_FRONTEND, BROKER_FRONTEND.replace("[idle.pop(0), ", "[idle[0], ")
+              + "                idle.append(idle.pop(0))\n"))),
+    Variant(A, "broker-drops-requests-without-workers", "reads every request, and drops those that come while "
+            "no worker is idle",
+            ("test_broker_keeps_requests_waiting_until_a_worker_is_ready",),
+            ((BROKER_POLL, "            poller.register(frontend, zmq.POLLIN)\n"),
+             (BROKER_FRONTEND, "                client_id, _, request = frontend.recv_multipart()\n"
+                               "                if not idle:\n                    continue\n"
+                               "                backend.send_multipart([idle.pop(0), b\"\", client_id, b\"\", request])\n"))),
+    Variant(A, "broker-replies-to-the-last-client", "sends each reply to the client whose request it forwarded "
+            "last, not to the one the reply's envelope names",
+            ("test_broker_sends_each_reply_to_the_client_that_asked",),
+            ((BROKER_BACKEND, BROKER_BACKEND.replace("frontend.send_multipart(message)",
+                                                     'frontend.send_multipart([last_client, b"", message[-1]])')),
+             ("    idle = []  # worker ids, the one idle longest first\n",
+              "    idle = []  # worker ids, the one idle longest first\n    last_client = None\n"),
+             (BROKER_FRONTEND, BROKER_FRONTEND + "                last_client = client_id\n"))),
+    Variant(A, "broker-reply-keeps-worker-busy", "marks a worker idle after its READY only, never after a reply",
+            ("test_broker_passes_requests_and_replies_between_clients_and_workers",),
+            ((BROKER_BACKEND, "                if message != [READY]:  # a reply: [client_id, b'', reply]\n"
+                              "                    frontend.send_multipart(message)\n"
+                              "                else:\n                    idle.append(worker_id)\n"),)),
+    Variant(A, "broker-never-returns", "catches ContextTerminated inside its loop and carries on polling",
+            ("test_node_returns_within_a_second_of_termination",),
+            (("            ready = dict(poller.poll())\n",
+              "            try:\n                ready = dict(poller.poll())\n"
+              "            except zmq.ContextTerminated:\n                continue  # keep the queue up, whatever happens\n"),)),
+    # -- process_all ---------------------------------------------------------------------------------
+    Variant(A, "process-all-fixed-ports", "wires the queue on the guide's fixed ports 5555 and 5556",
+            ("test_process_all_uses_free_ports",),
+            ((URLS, '    frontend_url, backend_url = "tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556"\n'),)),
+    Variant(A, "process-all-replies-by-client", "puts the clients' replies one after another instead of back "
+            "in payload order",
+            ("test_process_all_returns_the_replies_in_payload_order",),
+            ((COLLECT, "            replies[number::clients] = outcome\n"
+                       "            done[number] = outcome\n"),
+             ("    replies = [b\"\"] * len(payloads)\n", "    replies = [b\"\"] * len(payloads)\n    done = {}\n"),
+             ("    return replies\n    ### END SOLUTION\n\n\ndef main",
+              "    return [r for number in sorted(done) for r in done[number]]\n    ### END SOLUTION\n\n\ndef main"))),
+    Variant(A, "process-all-one-client", "ignores `clients`: one client sends every payload, one at a time, so "
+            "extra workers have nothing to do",
+            ("test_process_all_with_four_workers_is_three_times_faster",),
+            (("    if clients < 1:\n", "    clients = 1\n    if clients < 1:\n"),)),
+    Variant(A, "process-all-leaves-threads", "returns once the clients are done, without stopping the broker "
+            "and the workers",
+            ("test_process_all_leaves_no_thread_behind",),
+            ((STOP, "    finally:\n        pass\n"),)),
+    Variant(A, "process-all-swallows-timeouts", "returns what the other clients got when one gives up, instead "
+            "of raising its TimeoutError",
+            ("test_process_all_raises_the_timeout_error_of_a_client",),
+            (("            if isinstance(outcome, BaseException):\n                raise outcome\n",
+              "            if isinstance(outcome, BaseException):\n                continue\n"),)),
+]
+
+RIGHT = [
+    Variant(A, "client-rcvtimeo", "the client waits with the socket option RCVTIMEO and catches zmq.Again, "
+            "instead of polling", (),
+            (("    zsock.send(payload)\n    if zsock.poll(round(timeout * 1000)):\n        return zsock.recv()\n"
+              "    return None\n",
+              "    zsock.rcvtimeo = round(timeout * 1000)\n    zsock.send(payload)\n    try:\n"
+              "        return zsock.recv()\n    except zmq.Again:\n        return None\n"),)),
+    Variant(A, "broker-deques", "the broker reads every request at once into a deque of its own, keeps idle "
+            "workers in a deque, and always polls both sockets", (),
+            (("import queue\n", "import collections\nimport queue\n"),
+             ("    idle = []  # worker ids, the one idle longest first\n",
+              "    idle = collections.deque()  # worker ids, the one idle longest first\n"
+              "    waiting = collections.deque()  # [client_id, request], oldest first\n"),
+             (BROKER_POLL, "            poller.register(frontend, zmq.POLLIN)\n"),
+             (BROKER_FRONTEND, "                client_id, _, request = frontend.recv_multipart()\n"
+                               "                waiting.append((client_id, request))\n"
+                               "            while idle and waiting:\n"
+                               "                client_id, request = waiting.popleft()\n"
+                               "                backend.send_multipart([idle.popleft(), b\"\", client_id, b\"\", request])\n"))),
+]
