@@ -17,7 +17,6 @@ orphans come back to it rather than to init.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -28,10 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import psutil
-
 from grader import channel, harness
-from grader.sandbox import Sandbox
+from grader.processes import our_descendants, reap_strays
+from grader.sandbox import DEFAULT_TIMEOUT, Sandbox
 from grader.scoring import CRASHED, NOT_RUN, TIMED_OUT, Outcome, TestSpec
 
 COLLECT_LIMIT = 120.0
@@ -49,50 +47,12 @@ class Limits:
     test_cap: float | None = None  # the watchdog's ceiling on any test's timeout (self-tests use it)
 
     def for_test(self, spec: TestSpec) -> float:
-        own = spec.timeout or 60.0
+        own = spec.timeout or DEFAULT_TIMEOUT
         return min(own, self.test_cap) if self.test_cap else own
 
 
 class GradingError(RuntimeError):
     """Grading could not run at all (the instructor's or the machine's problem)."""
-
-
-def become_subreaper() -> None:
-    """Orphaned descendants are reparented to us, so `reap_strays` can find them (Linux only)."""
-    if sys.platform.startswith("linux"):
-        PR_SET_CHILD_SUBREAPER = 36
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-
-
-def our_descendants() -> set[int]:
-    return {p.pid for p in psutil.Process().children(recursive=True)}
-
-
-def reap_strays(keep: set[int]) -> int:
-    """Kill every descendant not in `keep`; returns how many there were."""
-    strays = [p for p in psutil.Process().children(recursive=True) if p.pid not in keep]
-    for p in strays:
-        try:
-            p.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(strays, timeout=5)
-    return len(strays)
-
-
-def kill_tree(pid: int) -> None:
-    """Kill a process and every descendant it has, whatever session or group they moved to."""
-    try:
-        root = psutil.Process(pid)
-        tree = root.children(recursive=True) + [root]
-    except psutil.Error:
-        return
-    for p in tree:
-        try:
-            p.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(tree, timeout=5)
 
 
 def environment(sandbox: Sandbox, extra: dict[str, str]) -> dict[str, str]:

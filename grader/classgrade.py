@@ -24,7 +24,7 @@ import psutil
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader import pipeline
-from grader.child import kill_tree
+from grader.processes import kill_tree
 from grader.course import Assignment
 from grader.formats import gradebook, gradescope
 from grader.scoring import NOT_RUN, AssignmentResult, Outcome, TestSpec, score

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from grader import child, harness, lockdown, sandbox, scoring, student_process, submission
+from grader import child, harness, lockdown, processes, sandbox, scoring, student_process, submission
 from grader.child import Limits
 from grader.course import Assignment
 from grader.scoring import FAILED, AssignmentResult, Outcome, TestSpec
@@ -68,7 +68,7 @@ def grade_assignment(assignment: Assignment, folder: Path, env: dict[str, str], 
 def grade(assignments: list[Assignment], folder: Path, limits: Limits = Limits(),
           only: Callable[[TestSpec], bool] | None = None) -> list[AssignmentResult]:
     """Grade `folder` for each assignment; raises child.GradingError or harness.MemcachedUnavailable."""
-    child.become_subreaper()
+    processes.become_subreaper()
     with services(assignments) as env, tempfile.TemporaryDirectory(prefix="grader-") as work, \
             tempfile.TemporaryDirectory(prefix="grader-student-", dir=lockdown.BOXES) as boxes:
         Path(boxes).chmod(0o711)  # the student user may enter its own box, not list the others

@@ -24,9 +24,13 @@ import time
 from pathlib import Path
 
 import pytest
+from pytest_timeout import PYTEST_FAILURE_MESSAGE
 
 from grader import channel
 from grader.scoring import CRASHED, FAILED, NOT_RUN, PASSED, TIMED_OUT
+
+# pytest-timeout's own failure text, 'Timeout (>%ss) from pytest-timeout.', around its number
+TIMEOUT_BEFORE, TIMEOUT_AFTER = PYTEST_FAILURE_MESSAGE.split("%s")
 
 _KEY = os.environ.pop(channel.KEY_ENV, None)
 REASON_LIMIT = 2000
@@ -131,7 +135,7 @@ class Recorder:
         if report.failed:
             reason = reason_of(report, self.student_dir)
             first = reason.split("\n")[0]
-            timed_out = "Timeout" in first and "Failed" in first
+            timed_out = first.startswith(f"Failed: {TIMEOUT_BEFORE}") and first.endswith(TIMEOUT_AFTER)
             crashed = first.startswith("StudentProcessEnded")
             self.current.update(status=TIMED_OUT if timed_out else CRASHED if crashed else FAILED, reason=reason)
         elif report.skipped:

@@ -10,6 +10,7 @@ or marker in the template, a hidden test or an instructor's workflow in either.
 from __future__ import annotations
 
 import json
+import string
 import tomllib
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from packaging.utils import canonicalize_name
 
 from grader import generate, workflows
 from grader.course import HIDDEN, ROOT, Assignment
-from grader.stripping import _MARKER, drop_markers
+from grader.stripping import HIDDEN_TESTS, SOLUTION, drop_markers, has_markers, region_lines
 
 TEMPLATE = Path(__file__).with_name("student_template")
 STUDENT_DEPENDENCIES = {"pytest", "pytest-timeout", "hypothesis", "pymemcache", "pyzmq", "mirakuru"}
@@ -59,32 +60,8 @@ def student_dependencies() -> list[str]:
 def student_pyproject() -> str:
     ours = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     deps = "".join(f'    "{d}",\n' for d in student_dependencies())
-    return f'''[build-system]
-requires = ["setuptools>=68"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "caches-and-queues-student"
-version = "1.0"
-description = "A student's work on the course's assignments"
-requires-python = "{ours["requires-python"]}"
-dependencies = [
-{deps}]
-
-[project.optional-dependencies]
-lab = [  # the lab notebooks: pip install -e '.[lab]', then jupyter lab
-    "jupyterlab>=4,<5",
-    "matplotlib>=3.8,<4",
-]
-
-[tool.setuptools]
-packages = []
-py-modules = []
-
-[tool.pytest.ini_options]
-testpaths = ["assignments"]
-timeout = 300
-'''
+    return string.Template((TEMPLATE / "pyproject.toml.in").read_text()).substitute(
+        requires_python=ours["requires-python"], dependencies=deps)
 
 
 def assignments_table(assignments: list[Assignment]) -> str:
@@ -137,18 +114,6 @@ def _particular(line: str, length: int = 24) -> bool:
     return len(line) >= length and not line.startswith("#")
 
 
-def _region_lines(lines: list[str], kind: str) -> list[str]:
-    """The lines between BEGIN and END markers of `kind` ('SOLUTION' or 'HIDDEN TESTS')."""
-    found, inside = [], False
-    for line in lines:
-        match = _MARKER.match(line)
-        if match and match["kind"] == kind:
-            inside = match["edge"] == "BEGIN"
-        elif inside:
-            found.append(line)
-    return found
-
-
 def _cell_lines(text: str) -> list[str]:
     """Every line of every cell of a notebook (its JSON would hide them behind quotes)."""
     try:
@@ -177,14 +142,14 @@ def _solution_lines(assignment: Assignment) -> set[str]:
     """Lines of solution regions (and of model answers) particular enough to recognise anywhere."""
     found = set()
     for path in assignment.solution_dir.rglob("*.py"):
-        found |= {l.strip() for l in _region_lines(path.read_text().splitlines(), "SOLUTION") if _particular(l)}
+        found |= {l.strip() for l in region_lines(path.read_text().splitlines(), SOLUTION) if _particular(l)}
     for cell in _notebook_cells(assignment):
         meta = cell.get("metadata", {}).get("nbgrader", {})
         lines = "".join(cell.get("source", "")).splitlines()
         if meta.get("solution") and cell.get("cell_type") == "markdown":
             found |= {l.strip() for l in lines if _particular(l)}  # a model answer, all of it
         elif meta.get("solution"):
-            found |= {l.strip() for l in _region_lines(lines, "SOLUTION") if _particular(l)}
+            found |= {l.strip() for l in region_lines(lines, SOLUTION) if _particular(l)}
     return found
 
 
@@ -197,7 +162,7 @@ def _hidden_lines(assignment: Assignment) -> set[str]:
                 found.add(line)
     for cell in _notebook_cells(assignment):
         lines = "".join(cell.get("source", "")).splitlines()
-        found |= {l.strip() for l in _region_lines(lines, "HIDDEN TESTS") if _particular(l, 12)}
+        found |= {l.strip() for l in region_lines(lines, HIDDEN_TESTS) if _particular(l, 12)}
     return found
 
 
@@ -210,7 +175,7 @@ def _source_lines(assignment: Assignment) -> set[str]:
         if path.suffix == ".ipynb":
             for cell in json.loads(text).get("cells", []):
                 lines = "".join(cell.get("source", "")).splitlines()
-                found |= {l.strip() for l in lines} - {l.strip() for l in _region_lines(lines, "HIDDEN TESTS")}
+                found |= {l.strip() for l in lines} - {l.strip() for l in region_lines(lines, HIDDEN_TESTS)}
         else:
             found |= {l.strip() for l in text.splitlines()}
     return found
@@ -241,8 +206,7 @@ def scan(folder: Path, assignments: list[Assignment], *, solutions: bool = False
             leaks.append(f"{rel}: Classroom 50 writes its own workflow under this name at accept")
         text = path.read_text(errors="replace")
         lines = _cell_lines(text) if path.suffix == ".ipynb" else text.splitlines()
-        if not hidden and ("BEGIN SOLUTION" in text or "BEGIN HIDDEN TESTS" in text
-                           or any(_MARKER.match(l) for l in text.splitlines())):
+        if not hidden and (has_markers(text) or any(has_markers(line) for line in lines)):
             leaks.append(f"{rel}: a solution or hidden-test marker")
         leaks += [f"{rel}: {line!r}" for line in lines if line.strip() in secret]
     return leaks

@@ -19,10 +19,10 @@ def table(result: AssignmentResult) -> Table:
     t.add_column("Result", ratio=3, overflow="fold")
     for test in result.tests:
         name = Text(test.spec.name, style="bold")
-        if test.spec.description and test.outcome.status != PASSED:
+        if test.spec.description and not test.passed:
             name.append(f"\n{test.spec.description}", style="dim")
         outcome = Text(test.outcome.status, style=STYLE.get(test.outcome.status, "red"))
-        if test.outcome.status != PASSED and test.outcome.reason:
+        if not test.passed and test.outcome.reason:
             outcome.append(f": {test.outcome.reason}")
         t.add_row(name, f"{number(test.score)} / {number(test.spec.points)}", outcome)
     return t

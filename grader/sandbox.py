@@ -30,7 +30,7 @@ timeout_method = signal
 markers =
     points(n): how many points a hidden test is worth
 """
-DEFAULT_TIMEOUT = 30
+DEFAULT_TIMEOUT = 30  # seconds a hidden test may take unless it says otherwise (@pytest.mark.timeout)
 
 
 @dataclass(frozen=True)

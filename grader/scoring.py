@@ -38,6 +38,10 @@ class Outcome:
     status: str
     reason: str = ""
 
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
 
 @dataclass(frozen=True)
 class TestResult:
@@ -47,8 +51,12 @@ class TestResult:
     outcome: Outcome
 
     @property
+    def passed(self) -> bool:
+        return self.outcome.passed
+
+    @property
     def score(self) -> float:
-        return self.spec.points if self.outcome.status == PASSED else 0.0
+        return self.spec.points if self.passed else 0.0
 
 
 @dataclass
@@ -75,9 +83,3 @@ def score(manifest: list[TestSpec], outcomes: Mapping[str, Outcome]) -> list[Tes
         outcome = outcomes.get(spec.nodeid, never)
         results.append(TestResult(spec, Outcome(outcome.status, clean(outcome.reason))))
     return results
-
-
-def unlisted(manifest: list[TestSpec], outcomes: Mapping[str, Outcome]) -> list[str]:
-    """Outcomes for tests the manifest does not know: reported, never counted."""
-    known = {spec.nodeid for spec in manifest}
-    return sorted(set(outcomes) - known)

@@ -11,12 +11,15 @@ a limit).
 """
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -173,13 +176,25 @@ class Zygote:
 
 
 class StudentProcess:
-    """One fresh student process, driven over a socket pair."""
+    """One fresh student process, driven over a socket pair.
+
+    A reader thread takes every message as it arrives: stand-in events go to their
+    listeners at once (so a test can watch a node that is still running), replies wait
+    under their request's number until the test asks for them.
+    """
 
     def __init__(self, zygote: Zygote, sock: socket.socket, pid: int):
         self.zygote, self.sock, self.pid = zygote, sock, pid
         self.listeners: dict[str, list[Callable]] = {}
         self.output: list[str] = []
         self.ended: dict | None = None
+        self._numbers = itertools.count(1)
+        self._replies: dict = {}  # request number (None: the import) -> its reply
+        self._broken: str | None = None  # why the reader stopped: the process is gone, or it sent nonsense
+        self._bad_event: str | None = None
+        self._arrived = threading.Condition()
+        self._reader = threading.Thread(target=self._read, name=f"student-process-{pid}", daemon=True)
+        self._reader.start()
 
     # -- the wire ----------------------------------------------------------
 
@@ -188,7 +203,7 @@ class StudentProcess:
         while left:
             try:
                 chunk = self.sock.recv(min(left, 1 << 20))
-            except ConnectionError:
+            except OSError:
                 chunk = b""
             if not chunk:
                 return None
@@ -196,89 +211,132 @@ class StudentProcess:
             left -= len(chunk)
         return b"".join(chunks)
 
-    def _receive(self, doing: str) -> dict:
-        """The next reply; StudentProcessEnded when the process is gone, NotPlainData when it is not a reply."""
-        header = self._exactly(wire.HEADER.size)
-        try:
-            body = None if header is None else self._exactly(wire.length_of(header))
-            reply = None if body is None else wire.loads(body)
-        except wire.Refused as exc:
-            self.end()
-            raise NotPlainData(f"the student process sent something that is not a reply {doing} ({exc})") from None
+    def _read(self) -> None:
+        why = "ended"
+        while True:
+            header = self._exactly(wire.HEADER.size)
+            try:
+                body = None if header is None else self._exactly(wire.length_of(header))
+                message = None if body is None else wire.loads(body)
+            except wire.Refused as exc:
+                why = f"sent something that is not a message ({exc})"
+                break
+            if message is None:
+                break
+            if type(message) is not dict or not isinstance(message.get("out", ""), str):
+                why = "sent something that is not a message"
+                break
+            if sum(map(len, self.output)) < 1 << 20:
+                self.output.append(message.get("out", ""))
+            if "event" in message:
+                event = message["event"]
+                if type(event) is not list or len(event) != 2 or type(event[0]) is not str \
+                        or type(event[1]) is not tuple:
+                    why = "reported a malformed call of a stand-in"
+                    break
+                for listener in list(self.listeners.get(event[0], [])):
+                    listener(event[1])
+                continue
+            with self._arrived:
+                if "bad_event" in message:
+                    self._bad_event = str(message["bad_event"])[:300]
+                else:
+                    self._replies[message.get("id") if type(message.get("id")) is int else None] = message
+                self._arrived.notify_all()
+        with self._arrived:
+            self._broken = why
+            self._arrived.notify_all()
+
+    def _reply(self, number: int | None, doing: str, timeout: float | None = None) -> dict:
+        """The reply to request `number`; TimeoutError when none came within `timeout` seconds."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: number in self._replies or self._broken, timeout):
+                raise TimeoutError(f"no answer {doing} within {timeout:g} s")
+            reply, broken = self._replies.pop(number, None), self._broken
         if reply is None:
+            if broken != "ended":
+                self.end()
+                raise NotPlainData(f"the student process {broken} {doing}")
             how = fate(self.end(grace=2.0))
             raise StudentProcessEnded(f"the student process {how} {doing}: did the code call os._exit(), "
                                       "exceed a limit, or crash the interpreter?")
-        if type(reply) is not dict or not isinstance(reply.get("out", ""), str) \
-                or not isinstance(reply.get("events", []), list):
-            self.end()
-            raise NotPlainData(f"the student process sent something that is not a reply {doing}")
-        self._deliver(reply)
+        if self._bad_event:
+            bad, self._bad_event = self._bad_event, None
+            raise NotPlainData(f"{bad}. Only {wire.PLAIN} travel between your code and the tests")
         return reply
 
-    def _deliver(self, reply: dict) -> None:
-        if sum(map(len, self.output)) < 1 << 20:
-            self.output.append(reply.get("out", ""))
-        for event in reply.get("events", []):
-            if type(event) is not list or len(event) != 2 or type(event[0]) is not str or type(event[1]) is not tuple:
-                raise NotPlainData("the student process reported a malformed call of a stand-in")
-            for listener in self.listeners.get(event[0], []):
-                listener(event[1])
-
-    def _send(self, request: dict, doing: str) -> None:
+    def _send(self, request: dict, doing: str) -> int:
+        number = next(self._numbers)
         try:
-            self.sock.sendall(wire.frame(wire.dumps(request, trusted=True)))
+            self.sock.sendall(wire.frame(wire.dumps({**request, "id": number}, trusted=True)))
         except OSError:
             how = fate(self.end(grace=2.0))
             raise StudentProcessEnded(f"the student process {how} {doing}") from None
+        return number
 
     # -- what tests use ----------------------------------------------------
 
     def start(self, timeout: float | None = None) -> None:
         """Wait for the module to import; raises StudentCodeRaised (or the others) when it does not."""
         module = f"{self.zygote.box.module}.py"
-        self.sock.settimeout(timeout)
-        reply = self._receive(f"while importing {module}")
-        self.sock.settimeout(None)
+        reply = self._reply(None, f"while importing {module}", timeout)
         if "raised" in reply:
             raised = _raised(reply["raised"])
             self.end()
             raise StudentCodeRaised(f"{module} could not be imported: {raised[0]}: {raised[1]}{raised[2]}",
                                     raised[0], raised[1])
 
-    def call(self, label: str, target: dict, args: tuple = (), kwargs: dict | None = None):
+    def call(self, label: str, target: dict, args: tuple = (), kwargs: dict | None = None, keep: bool = False):
+        """Call the target with these arguments and wait for what comes back (see Pending.result)."""
+        return self.call_in_background(label, target, args, kwargs, keep, background=False).result()
+
+    def call_in_background(self, label: str, target: dict, args: tuple = (), kwargs: dict | None = None,
+                           keep: bool = False, background: bool = True) -> "Pending":
+        """Start the call in a thread of the student process and return at once.
+
+        Meanwhile the test may make other calls (terminate the node's context, say);
+        `keep`: the result stays in the student process, and comes back as a handle.
+        """
         kwargs = kwargs or {}
         text = call_text(label, args, kwargs)
-        doing = f"during {text}"
-        self._send({"op": "call", **target, "args": list(args), "kwargs": kwargs}, doing)
-        reply = self._receive(doing)
-        if "raised" in reply:
-            type_name, message, where = _raised(reply["raised"])
-            raise StudentCodeRaised(f"{text} raised {type_name}: {message}{where}", type_name, message)
-        if "refused" in reply:
-            raise NotPlainData(f"{text}: {str(reply['refused'])[:300]}. Only {wire.PLAIN} travel between "
-                               "your code and the tests")
-        if "ref" in reply and type(reply["ref"]) is int:
-            return Remote(self, text, {"ref": reply["ref"]})
-        if "ok" in reply:
-            return reply["ok"]
-        raise NotPlainData(f"the student process sent something that is not a reply {doing}")
+        args, kwargs = _objects_by_name(list(args)), _objects_by_name(kwargs)
+        number = self._send({"op": "call", "target": target, "args": args, "kwargs": kwargs,
+                             "keep": keep, "background": background}, f"during {text}")
+        return Pending(self, number, text)
+
+    def get(self, label: str, target: dict):
+        """The value of an attribute on the student side (plain data only)."""
+        doing = f"while reading {label}"
+        return _outcome(self, label, self._reply(self._send({"op": "get", "target": target}, doing), doing))
 
     def assign(self, name: str, value) -> None:
         doing = f"while setting {self.zygote.box.module}.{name}"
-        self._send({"op": "assign", "name": name, "value": value}, doing)
-        self._receive(doing)
+        self._reply(self._send({"op": "assign", "name": name, "value": value}, doing), doing)
 
     def listen(self, name: str, listener: Callable[[tuple], None]) -> None:
-        """Call `listener(args)` for every call of the stand-in `name` the student process reports."""
+        """Call `listener(args)` for every call of the stand-in `name` the student process reports.
+
+        Listeners run in the reader thread, as the events arrive: keep them short.
+        """
         self.listeners.setdefault(name, []).append(listener)
 
     def take_output(self) -> str:
         text, self.output = "".join(self.output), []
         return text
 
-    def module(self) -> "Module":
-        return Module(self)
+    def module(self) -> "Remote":
+        return Remote(self, self.zygote.box.module, {"attrs": []}, is_module=True)
+
+    def handle(self, thing: wire.Live | wire.Ref) -> "Remote":
+        """The object a description or a number stands for on the student side: `handle(ctx).term()`."""
+        return Remote(self, repr(thing), {"on": thing, "attrs": []})
+
+    def threads(self) -> int:
+        """How many threads the student process has now, as the kernel counts them (the judge's own look)."""
+        try:
+            return len(os.listdir(f"/proc/{self.pid}/task"))
+        except OSError:
+            return 0
 
     def end(self, grace: float = 0.0) -> dict:
         """Stop the process and everything it started; returns how it ended (once).
@@ -286,9 +344,62 @@ class StudentProcess:
         `grace`: seconds it may take to finish exiting on its own (its socket closed already).
         """
         if self.ended is None:
-            self.sock.close()
             self.ended = self.zygote.end(self.pid, grace)
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._reader.join(timeout=5)
+            self.sock.close()
         return self.ended
+
+
+class Pending:
+    """A call under way in the student process."""
+
+    def __init__(self, process: StudentProcess, number: int, text: str):
+        self._process, self._number, self.text = process, number, text
+        self._reply: dict | None = None
+
+    def done(self, timeout: float = 0.0) -> bool:
+        """Whether it has returned (or raised), waiting at most `timeout` seconds for it."""
+        if self._reply is None:
+            try:
+                self._reply = self._process._reply(self._number, f"during {self.text}", timeout)
+            except TimeoutError:
+                return False
+        return True
+
+    def result(self, timeout: float | None = None):
+        """What it returned; raises what it raised, as StudentCodeRaised; TimeoutError while it runs on."""
+        if self._reply is None:
+            self._reply = self._process._reply(self._number, f"during {self.text}", timeout)
+        return _outcome(self._process, self.text, self._reply)
+
+
+def _outcome(process: StudentProcess, text: str, reply: dict):
+    if "raised" in reply:
+        type_name, message, where = _raised(reply["raised"])
+        raise StudentCodeRaised(f"{text} raised {type_name}: {message}{where}", type_name, message)
+    if "refused" in reply:
+        raise NotPlainData(f"{text}: {str(reply['refused'])[:300]}. Only {wire.PLAIN} travel between "
+                           "your code and the tests")
+    if "ref" in reply and type(reply["ref"]) is int:
+        return Remote(process, text, {"on": wire.Ref(reply["ref"], text), "attrs": []})
+    if "ok" in reply:
+        return reply["ok"]
+    raise NotPlainData(f"the student process sent something that is not a reply during {text}")
+
+
+def _objects_by_name(value):
+    """Arguments as they cross: a Remote object (a kept listener, say) as the number it is kept under."""
+    if isinstance(value, Remote):
+        return argument(value)
+    if type(value) in (list, tuple):
+        return type(value)(_objects_by_name(v) for v in value)
+    if type(value) is dict:
+        return {k: _objects_by_name(v) for k, v in value.items()}
+    return value
 
 
 def _raised(raised) -> tuple[str, str, str]:
@@ -302,31 +413,61 @@ def _raised(raised) -> tuple[str, str, str]:
 
 
 class Remote:
-    """A function on the student side: calling it is a call into the student process."""
+    """Something on the student side: calling it is a call into the student process, and so is
+    calling any attribute of it (`squares.fetch_square(mc, 7)`, `cache.get("k")`).
 
-    def __init__(self, process: StudentProcess, label: str, target: dict):
-        self._process, self._label, self._target = process, label, target
+    `background(remote, ...)`, `keep(remote, ...)` and `value(remote)` are functions, not
+    methods, so that no student attribute is hidden behind one of ours.
+    """
+
+    def __init__(self, process: StudentProcess, label: str, target: dict, is_module: bool = False):
+        self._process, self._label, self._target, self._is_module = process, label, target, is_module
+
+    def __getattr__(self, name: str) -> "Remote":
+        if name.startswith("_"):
+            raise AttributeError(name)
+        label = name if self._is_module else f"{self._label}.{name}"
+        return Remote(self._process, label, {**self._target, "attrs": [*self._target["attrs"], name]})
 
     def __call__(self, *args, **kwargs):
         return self._process.call(self._label, self._target, args, kwargs)
 
     def __repr__(self) -> str:
+        if self._is_module:
+            return f"<module {self._label} in a student process>"
         return f"<{self._label} in the student process>"
 
+    @property
+    def _ref(self) -> wire.Ref | wire.Live | None:
+        """What to pass as an argument for this object (a kept object, or a built one)."""
+        return self._target.get("on") if not self._target["attrs"] else None
 
-class Module:
-    """The student's module as the judge sees it: `squares.fetch_square(mc, 7)` is a call into the process."""
 
-    def __init__(self, process: StudentProcess):
-        self._process = process
+def background(remote: Remote, *args, **kwargs) -> Pending:
+    """Start `remote(*args, **kwargs)` in a thread of the student process; the test goes on at once."""
+    return remote._process.call_in_background(remote._label, remote._target, args, kwargs)
 
-    def __getattr__(self, name: str) -> Remote:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return Remote(self._process, name, {"name": name})
 
-    def __repr__(self) -> str:
-        return f"<module {self._process.zygote.box.module} in a student process>"
+def keep(remote: Remote, *args, **kwargs) -> Remote:
+    """`remote(*args, **kwargs)`, its result left in the student process: a listening socket, an object."""
+    return remote._process.call(remote._label, remote._target, args, kwargs, keep=True)
+
+
+def keep_in_background(remote: Remote, *args, **kwargs) -> Pending:
+    return remote._process.call_in_background(remote._label, remote._target, args, kwargs, keep=True)
+
+
+def value(remote: Remote):
+    """The value of a student-side attribute (`value(hashing.SERVERS)`), as plain data."""
+    return remote._process.get(remote._label, remote._target)
+
+
+def argument(remote: Remote) -> wire.Ref | wire.Live:
+    """A kept or built object, to pass back into the student process: `receive(argument(listener))`."""
+    ref = remote._ref
+    if ref is None:
+        raise TypeError(f"{remote!r} is not an object kept in the student process")
+    return ref
 
 
 def stand_in(name: str, returns=("square",), sleep: float = 0.0) -> wire.Live:
@@ -343,6 +484,36 @@ def memcached_client(kind: str, servers: list[tuple[str, int]], label: str = "mc
     return wire.Live("memcached_client", {"kind": kind, "servers": [list(s) for s in servers],
                                           "options": options}, label)
 
+
+def zmq_context(name: str = "zcontext") -> wire.Live:
+    """A zmq.Context built in the student process; `process.handle(it).term()` terminates it."""
+    return wire.Live("zmq_context", {"name": name}, name)
+
+
+def text_stream(name: str = "out") -> wire.Live:
+    """A text stream built in the student process: each write reaches the judge as a `name` event."""
+    return wire.Live("text_stream", {"name": name}, name)
+
+
+SYS_PIDFD_GETFD = 438  # the same number on every architecture Linux has added it to since 5.6
+
+
+def duplicate_socket(pid: int, fd: int) -> socket.socket:
+    """The student process's socket `fd`, duplicated into this process (pidfd_getfd): the judge reads its
+    options from the kernel itself instead of asking the student code. Needs ptrace rights over the
+    process: root, or the same user."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        ours = libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+        if ours < 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"pidfd_getfd of fd {fd} in process {pid}: {os.strerror(error)}")
+    finally:
+        os.close(pidfd)
+    return socket.socket(fileno=ours)
 
 
 def probe(box: Box, seconds: float) -> str | None:

@@ -12,6 +12,7 @@ import importlib
 import io
 import os
 import sys
+import threading
 import time
 
 try:
@@ -21,9 +22,6 @@ except ImportError:  # in the student process
 
 OUTPUT_LIMIT = 64 * 1024  # characters of printed output kept per reply
 NAME_LIMIT, MESSAGE_LIMIT = 100, 500
-
-EVENTS: list = []  # [name, args] of every call of a stand-in since the last reply
-
 
 class Captured(io.TextIOBase):
     """sys.stdout and sys.stderr: what the code prints, cut at OUTPUT_LIMIT characters per reply."""
@@ -56,12 +54,46 @@ class Captured(io.TextIOBase):
 # -- what the judge describes, built here ----------------------------------------
 
 
+class Link:
+    """The socket to the judge, shared by the serving loop and the threads of background calls.
+
+    Every message carries the output printed since the last one; events (a stand-in was
+    called, a callback ran) go out the moment they happen, so the judge sees them while
+    a background call is still running.
+    """
+
+    def __init__(self, sock, out: Captured):
+        self.sock, self.out = sock, out
+        self.lock = threading.Lock()
+
+    def send(self, message: dict) -> None:
+        with self.lock:
+            message["out"] = self.out.drain()
+            try:
+                data = wire.dumps(message)
+            except wire.Refused as exc:
+                data = wire.dumps({k: v for k, v in message.items() if k in ("id", "out")}
+                                  | {"refused": f"what it returned: {exc}"})
+            self.sock.sendall(wire.frame(data))
+
+    def event(self, name: str, args: tuple) -> None:
+        with self.lock:
+            try:
+                data = wire.dumps({"event": [name, args], "out": ""})
+            except wire.Refused as exc:
+                data = wire.dumps({"bad_event": f"what it passed to {name}: {exc}", "out": ""})
+            self.sock.sendall(wire.frame(data))
+
+
+LINK: list[Link] = []  # the one link of this process, once serve() has made it
+
+
 def stand_in(spec: dict):
     """A function that reports each call to the judge and returns what the spec says."""
     name, returns, pause = spec["name"], spec.get("returns", ["square"]), float(spec.get("sleep", 0))
 
     def function(*args):
-        EVENTS.append([name, args])
+        LINK[0].event(name, args)
         if pause:
             time.sleep(pause)
         how = returns[0]
@@ -93,7 +125,31 @@ def memcached_client(spec: dict):
     return {"base": Client, "pooled": PooledClient}[spec["kind"]](servers[0], **options)
 
 
-BUILDERS = {"stand_in": stand_in, "memcached_client": memcached_client}
+def zmq_context(spec: dict):
+    """A zmq.Context of the student process's own; the judge may ask for its term() through a handle."""
+    import zmq
+
+    return zmq.Context()
+
+
+def text_stream(spec: dict):
+    """An `out` stream: what is written to it is kept and reported to the judge as `name` events."""
+
+    class Stream(io.TextIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, text) -> int:
+            if type(text) is not str:
+                raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+            LINK[0].event(spec["name"], (text,))
+            return len(text)
+
+    return Stream()
+
+
+BUILDERS = {"stand_in": stand_in, "memcached_client": memcached_client, "zmq_context": zmq_context,
+            "text_stream": text_stream}
 
 
 BUILT: dict = {}  # one object per description: the same `mc` in every call is the same client
@@ -138,38 +194,31 @@ def describe(exc: BaseException, folder: str) -> dict:
             "where": where}
 
 
+def resolve(module, target: dict, kept: dict):
+    """The object a target names: the module, a kept object or a built one, then its attributes in turn."""
+    base = target.get("on")
+    thing = module if base is None else build(base, kept)
+    for name in target.get("attrs", []):
+        thing = getattr(thing, name)
+    return thing
+
+
 def run(module, request: dict, kept: dict, folder: str) -> dict:
+    reply: dict = {"id": request.get("id")}
     try:
         if request["op"] == "assign":
             setattr(module, request["name"], build(request["value"], kept))
-            return {"ok": None}
-        target = kept[request["ref"]] if "ref" in request else getattr(module, request["name"])
+            return reply | {"ok": None}
+        target = resolve(module, request["target"], kept)
+        if request["op"] == "get":
+            return reply | {"ok": target}
         result = target(*build(request["args"], kept), **build(request["kwargs"], kept))
     except BaseException as exc:  # SystemExit and KeyboardInterrupt too: they are the student's
-        return {"raised": describe(exc, folder)}
-    if callable(result) and not isinstance(result, type):
+        return reply | {"raised": describe(exc, folder)}
+    if request.get("keep") or (callable(result) and not isinstance(result, type)):
         kept[len(kept) + 1] = result
-        return {"ref": len(kept)}
-    return {"ok": result}
-
-
-def send(sock, reply: dict, out: Captured) -> None:
-    reply["events"], EVENTS[:] = list(EVENTS), []
-    reply["out"] = out.drain()
-    try:
-        data = wire.dumps(reply)
-    except wire.Refused as exc:
-        what = "what it returned" if _refused(reply.get("ok")) else "what it passed to a stand-in"
-        data = wire.dumps({"refused": f"{what}: {exc}", "events": [], "out": reply["out"]})
-    sock.sendall(wire.frame(data))
-
-
-def _refused(value) -> bool:
-    try:
-        wire.dumps(value)
-    except wire.Refused:
-        return True
-    return False
+        return reply | {"ref": len(kept)}
+    return reply | {"ok": result}
 
 
 def receive(sock):
@@ -192,15 +241,26 @@ def _exactly(sock, size: int) -> bytes | None:
 
 
 def serve(sock, module_name: str, folder: str) -> None:
-    """Import the module, say so (or why not), then answer calls until the judge hangs up."""
+    """Import the module, say so (or why not), then answer requests until the judge hangs up.
+
+    A request marked `background` runs in a thread of its own, and its reply comes when
+    it returns; meanwhile this loop answers the others (terminate that node's context,
+    say). Everything else runs here, one at a time, in order.
+    """
     out = Captured()
     sys.stdout = sys.stderr = out
+    link = Link(sock, out)
+    LINK.append(link)
     kept: dict = {}
     try:
         module = importlib.import_module(module_name)
     except BaseException as exc:
-        send(sock, {"raised": describe(exc, folder), "during": "import"}, out)
+        link.send({"raised": describe(exc, folder), "during": "import"})
         return
-    send(sock, {"ready": True}, out)
+    link.send({"ready": True})
     while (request := receive(sock)) is not None:
-        send(sock, run(module, request, kept, folder), out)
+        if request.get("background"):
+            threading.Thread(target=lambda r=request: link.send(run(module, r, kept, folder)),
+                             name=f"judge-call-{request.get('id')}", daemon=True).start()
+        else:
+            link.send(run(module, request, kept, folder))

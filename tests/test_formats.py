@@ -1,7 +1,6 @@
 """The result formats: GitHub Classroom's runner result, Markdown summaries, the class CSV."""
 from __future__ import annotations
 
-import base64
 import csv
 import json
 
@@ -23,7 +22,6 @@ def test_runner_result_is_what_the_reporter_adds_up():
     assert [(t["name"], t["status"], t["score"]) for t in runner["tests"]] == [
         ("01-x::test_a", "pass", 3), ("01-x::test_b", "fail", 0)]
     assert "assert 1 == 2" in runner["tests"][1]["message"]
-    assert json.loads(base64.b64decode(classroom.encode(runner))) == runner
 
 
 def test_markdown_summary_keeps_each_test_on_one_row():

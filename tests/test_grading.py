@@ -26,7 +26,7 @@ SKELETON = (course.SKELETONS / CACHE / "squares.py").read_text()
 def test_reference_scores_full_marks(id):
     result = graded(id, "reference")
     failed = {t.spec.name: f"{t.outcome.status}: {t.outcome.reason}" for t in result.tests
-              if t.outcome.status != PASSED}
+              if not t.passed}
     assert failed == {}
     assert result.score == result.max_score > 0
     assert result.notes == []

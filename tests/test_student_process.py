@@ -4,7 +4,13 @@ from __future__ import annotations
 import pytest
 from conftest import zygote_for
 
-from grader.student_process import NotPlainData, StudentCodeRaised, StudentProcessEnded, stand_in
+import socket
+
+import zmq
+
+from grader.harness import free_port
+from grader.student_process import (NotPlainData, StudentCodeRaised, StudentProcessEnded, background,
+                                    duplicate_socket, keep, stand_in, text_stream, value, zmq_context)
 
 MODULE = '''
 import os
@@ -33,6 +39,34 @@ def decorate(f):
 def shout():
     print("y" * 200_000)
     return 1
+
+LIMIT = 7
+
+def wait_on(zcontext, url):
+    import zmq
+    sock = zcontext.socket(zmq.PULL)
+    sock.linger = 0
+    sock.bind(url)
+    try:
+        return sock.recv()
+    except zmq.ContextTerminated:
+        return b"terminated"
+    finally:
+        sock.close()
+
+def open_listener():
+    import socket
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    return s
+
+def report(n, tell, out):
+    for i in range(n):
+        tell(i)
+    out.write("done")
+    return n
 '''
 
 
@@ -97,3 +131,42 @@ def test_each_process_is_fresh(zygote, process):
     with pytest.raises(StudentCodeRaised, match="AttributeError"):
         other.module().SEEN()
     other.end()
+
+
+def test_a_background_call_runs_while_the_judge_works_and_terminates_its_context(process):
+    """A node started in the background; the judge sends on its own socket, and terminates a second one."""
+    mod, url = process.module(), f"tcp://127.0.0.1:{free_port()}"
+    first = background(mod.wait_on, zmq_context("a"), url)
+    with zmq.Context() as ours:
+        push = ours.socket(zmq.PUSH)
+        push.linger = 0
+        push.connect(url)
+        push.send(b"hello")
+        assert first.result(timeout=10) == b"hello"
+        push.close()
+    second = background(mod.wait_on, zmq_context("b"), f"tcp://127.0.0.1:{free_port()}")
+    assert not second.done(timeout=0.2)
+    process.handle(zmq_context("b")).term()
+    assert second.result(timeout=10) == b"terminated"
+
+
+def test_kept_objects_stay_there_and_the_judge_reads_their_options_itself(process):
+    listener = keep(process.module().open_listener)
+    port = listener.getsockname()[1]
+    ours = duplicate_socket(process.pid, listener.fileno())
+    try:
+        assert ours.getsockname()[1] == port
+        assert ours.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+    finally:
+        ours.close()
+    assert "open_listener()" in repr(listener)
+
+
+def test_values_events_and_threads_as_the_judge_sees_them(process):
+    mod, told, written = process.module(), [], []
+    assert value(mod.LIMIT) == 7
+    process.listen("tell", told.append)
+    process.listen("out", written.append)
+    assert mod.report(3, stand_in("tell", ("identity",)), text_stream("out")) == 3
+    assert told == [(0,), (1,), (2,)] and written == [("done",)]
+    assert process.threads() >= 1

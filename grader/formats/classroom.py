@@ -5,18 +5,15 @@ finds it in the environment variable `<STEP-ID>_RESULTS` and adds up the scores.
 """
 from __future__ import annotations
 
-import base64
-import json
-
 from grader.formats import number
-from grader.scoring import PASSED, AssignmentResult
+from grader.scoring import AssignmentResult
 
 
 def runner_result(results: list[AssignmentResult]) -> dict:
     tests = []
     for assignment in results:
         for test in assignment.tests:
-            passed = test.outcome.status == PASSED
+            passed = test.passed
             message = test.spec.description if passed else f"{test.outcome.status}: {test.outcome.reason}"
             tests.append({
                 "name": f"{assignment.assignment}::{test.spec.name}",
@@ -30,8 +27,3 @@ def runner_result(results: list[AssignmentResult]) -> dict:
         "max_score": number(sum(a.max_score for a in results)),
         "tests": tests,
     }
-
-
-def encode(result: dict) -> str:
-    """The step output's value, as the reporter decodes it."""
-    return base64.b64encode(json.dumps(result).encode()).decode()

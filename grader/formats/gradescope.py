@@ -10,7 +10,7 @@ and imports: one check per assignment, always visible, worth nothing.
 from __future__ import annotations
 
 from grader.formats import number
-from grader.scoring import PASSED, AssignmentResult
+from grader.scoring import AssignmentResult
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 _SHOWN = {"hidden": "are not shown here", "after_due_date": "are shown after the due date",
@@ -21,13 +21,13 @@ def _tests(result: AssignmentResult, visibility: str) -> list[dict]:
     tests = []
     for test in result.tests:
         output = test.spec.description
-        if test.outcome.status != PASSED:
+        if not test.passed:
             output += f"\n\n{test.outcome.status}: {test.outcome.reason}".rstrip()
         tests.append({
             "name": f"{result.assignment}::{test.spec.name}",
             "score": number(test.score),
             "max_score": number(test.spec.points),
-            "status": "passed" if test.outcome.status == PASSED else "failed",
+            "status": "passed" if test.passed else "failed",
             "output": output.strip(),
             "visibility": visibility,
         })

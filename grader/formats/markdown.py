@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from grader.formats import number
-from grader.scoring import PASSED, AssignmentResult
+from grader.scoring import AssignmentResult
 
 
 def cell(text: str, limit: int = 300) -> str:
@@ -18,7 +18,7 @@ def summary(results: list[AssignmentResult], title: str = "") -> str:
         lines += [f"> {cell(note)}" for note in result.notes]
         lines += ["", "| Test | Points | Result |", "|---|---:|---|"]
         for test in result.tests:
-            passed = test.outcome.status == PASSED
+            passed = test.passed
             outcome = "✅ passed" if passed else f"❌ {test.outcome.status}: {test.outcome.reason}"
             lines.append(f"| `{cell(test.spec.name)}` | {number(test.score)} / {number(test.spec.points)} "
                          f"| {cell(outcome)} |")
