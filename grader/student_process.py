@@ -470,13 +470,18 @@ def argument(remote: Remote) -> wire.Ref | wire.Live:
     return ref
 
 
-def stand_in(name: str, returns=("square",), sleep: float = 0.0) -> wire.Live:
+def stand_in(name: str, returns=("square",), sleep: float = 0.0, stall: tuple | None = None) -> wire.Live:
     """A function built in the student process that reports each call to the judge.
 
     `returns`: ('square',) n*n, ('times', k) x*k, ('tagged', tag) (tag, args),
     ('pair', tag) (tag, x), ('identity',) x, ('const', value) the value.
+    `stall`: (x, seconds): the first call with the first argument x sleeps that long
+    instead of `sleep` (a worker stuck in the middle of one request).
     """
-    return wire.Live("stand_in", {"name": name, "returns": list(returns), "sleep": sleep}, name)
+    spec = {"name": name, "returns": list(returns), "sleep": sleep}
+    if stall is not None:
+        spec["stall"] = list(stall)
+    return wire.Live("stand_in", spec, name)
 
 
 def memcached_client(kind: str, servers: list[tuple[str, int]], label: str = "mc", **options) -> wire.Live:

@@ -91,11 +91,16 @@ LINK: list[Link] = []  # the one link of this process, once serve() has made it
 def stand_in(spec: dict):
     """A function that reports each call to the judge and returns what the spec says."""
     name, returns, pause = spec["name"], spec.get("returns", ["square"]), float(spec.get("sleep", 0))
+    stall = spec.get("stall")  # [x, seconds]: the first call with first argument x sleeps that long
+    stalled = threading.Lock()  # taken by that first call, whichever thread makes it
 
     def function(*args):
         LINK[0].event(name, args)
-        if pause:
-            time.sleep(pause)
+        wait = pause
+        if stall and args and args[0] == stall[0] and stalled.acquire(blocking=False):
+            wait = float(stall[1])
+        if wait:
+            time.sleep(wait)
         how = returns[0]
         if how == "square":
             return args[0] * args[0]

@@ -62,6 +62,9 @@ def open_listener():
     s.listen()
     return s
 
+def call_all(f, xs):
+    return [f(x) for x in xs]
+
 def report(n, tell, out):
     for i in range(n):
         tell(i)
@@ -170,3 +173,14 @@ def test_values_events_and_threads_as_the_judge_sees_them(process):
     assert mod.report(3, stand_in("tell", ("identity",)), text_stream("out")) == 3
     assert told == [(0,), (1,), (2,)] and written == [("done",)]
     assert process.threads() >= 1
+
+
+def test_a_stalled_stand_in_stalls_its_first_call_with_that_argument_only(process):
+    """A worker stuck mid-request: the first call with b'x' sleeps; another call with b'x' goes by at once."""
+    mod, calls = process.module(), []
+    process.listen("g", calls.append)
+    function = stand_in("g", ("identity",), stall=(b"x", 30))
+    stuck = background(mod.call_all, function, [b"x"])
+    assert not stuck.done(timeout=0.3)
+    assert mod.call_all(function, [b"a", b"x"]) == [b"a", b"x"]
+    assert not stuck.done() and calls == [(b"x",), (b"a",), (b"x",)]
