@@ -65,6 +65,9 @@ WRONG = [
              ("                reply = ask(zsock, payload, timeout)\n",
               "                if not attempt:\n                    zsock.send(payload)\n"
               "                reply = ask(zsock, payload, timeout)\n"))),
+    Variant(A, "client-decodes-replies", "returns each reply decoded to str, not the bytes that came",
+            ("test_client_returns_the_replies_in_payload_order",),
+            (("        return zsock.recv()\n", "        return zsock.recv().decode(\"utf-8\", \"replace\")\n"),)),
     Variant(A, "client-one-try-too-many", "makes retries + 2 tries: the first, and one retry more than `retries`",
             ("test_client_gives_up_after_retries_naming_the_payload",),
             ((TRIES, "            for attempt in range(retries + 2):\n"),)),
@@ -149,6 +152,11 @@ WRONG = [
              ("    replies = [b\"\"] * len(payloads)\n", "    replies = [b\"\"] * len(payloads)\n    done = {}\n"),
              ("    return replies\n    ### END SOLUTION\n\n\ndef main",
               "    return [r for number in sorted(done) for r in done[number]]\n    ### END SOLUTION\n\n\ndef main"))),
+    Variant(A, "process-all-patient-clients", "gives its clients a minute's timeout, so that slow requests never "
+            "time out: a client whose worker is stuck waits for it instead of retrying elsewhere",
+            ("test_process_all_answers_every_request_when_a_worker_stops_mid_request",),
+            (("client(zcontext, frontend_url, payloads[number::clients])",
+              "client(zcontext, frontend_url, payloads[number::clients], timeout=60.0)"),)),
     Variant(A, "process-all-one-client", "ignores `clients`: one client sends every payload, one at a time, so "
             "extra workers have nothing to do",
             ("test_process_all_with_four_workers_is_three_times_faster",),

@@ -1,0 +1,55 @@
+"""Fixtures for 05-workqueue, graded through a student process.
+
+The judge never imports workqueue.py. `workqueue` is the module in a fresh student
+process; `nodes` starts one of its nodes there, in the background, on a context of
+its own; `peers` are the judge's sockets that play the node's neighbours; `handles`
+builds the `handle` a node is given, in the student process, and hears of each call.
+"""
+from __future__ import annotations
+
+import pytest
+from workqueue_peers import Handle, Node, Peers
+
+from grader.student_process import StudentProcess
+
+
+@pytest.fixture
+def process(student_process) -> StudentProcess:
+    return student_process("workqueue")
+
+
+@pytest.fixture
+def workqueue(process):
+    """The student's workqueue module, in its student process."""
+    return process.module()
+
+
+@pytest.fixture
+def peers():
+    """The judge's own sockets (on its own context), all closed when the test ends."""
+    side = Peers()
+    yield side
+    side.close()
+
+
+@pytest.fixture
+def nodes(process):
+    """nodes(name, *args, **kwargs) runs workqueue.<name>(zcontext, *args, **kwargs) in the background.
+
+    Whatever still runs when the test ends goes with the student process.
+    """
+
+    def start(name: str, *args, **kwargs) -> Node:
+        return Node(process, name, args, kwargs)
+
+    return start
+
+
+@pytest.fixture
+def handles(process):
+    """handles(name='handle', sleep=0.0, stall=None) -> a Handle: request * 2, every call reported."""
+
+    def make(name: str = "handle", sleep: float = 0.0, stall: tuple | None = None) -> Handle:
+        return Handle(process, name, sleep, stall)
+
+    return make

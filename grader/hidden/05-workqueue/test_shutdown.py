@@ -1,0 +1,64 @@
+"""05-workqueue: every node returns within a second of its context's termination, whatever it was doing,
+with nothing unsent holding term() up."""
+from __future__ import annotations
+
+import pytest
+import zmq
+from workqueue_peers import STOP_BOUND, FakeClient, free_url, receive
+
+
+def server_waiting(nodes, peers, handles):
+    return nodes("server", free_url(), handles().live)
+
+
+def client_with_nobody_there(nodes, peers, handles):
+    """Its request cannot leave: nothing listens at the url."""
+    return nodes("client", free_url(), [b"into the void"], timeout=30.0)
+
+
+def client_waiting_for_a_reply(nodes, peers, handles):
+    router, url = peers.bind(zmq.ROUTER)
+    node = nodes("client", url, [b"never answered"], timeout=30.0)
+    receive(router, "the client's request", node)
+    return node
+
+
+def worker_with_no_broker(nodes, peers, handles):
+    """Its READY cannot leave: nothing listens at the url."""
+    return nodes("worker", free_url(), handles().live)
+
+
+def worker_waiting_for_work(nodes, peers, handles):
+    router, url = peers.bind(zmq.ROUTER)
+    node = nodes("worker", url, handles().live)
+    receive(router, "the worker's READY", node)
+    return node
+
+
+def broker_with_a_request_waiting(nodes, peers, handles):
+    """A client's request waits for a worker that never comes."""
+    frontend = free_url()
+    node = nodes("broker", frontend, free_url())
+    FakeClient(peers, frontend, "c1", node).send(b"is anybody there?")
+    return node
+
+
+SITUATIONS = [server_waiting, client_with_nobody_there, client_waiting_for_a_reply, worker_with_no_broker,
+              worker_waiting_for_work, broker_with_a_request_waiting]
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("situation", SITUATIONS, ids=[s.__name__ for s in SITUATIONS])
+def test_node_returns_within_a_second_of_termination(nodes, peers, handles, situation):
+    """Terminating a node's context makes it return (or, for the client, raise) within a second, its sockets
+    closed with LINGER 0, so that term() itself returns too."""
+    node = situation(nodes, peers, handles)
+    where = situation.__name__.replace("_", " ")
+    assert node.ended() is None, f"{where}: {node.name} ended before its context was terminated: {node.ended()}"
+    stopped = node.stop()
+    assert stopped.returned_after is not None, (
+        f"{where}: {node.name} was still running {STOP_BOUND:g} s after its context was terminated "
+        "(does it catch zmq.ContextTerminated and return?)")
+    assert stopped.term_finished, (
+        f"{where}: {node.name} returned, but term() was still waiting {STOP_BOUND:g} s later: a socket was left "
+        "open, or closed with unsent messages and LINGER not 0 (set zsock.linger = 0 when you make it)")
