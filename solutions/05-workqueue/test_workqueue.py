@@ -65,13 +65,22 @@ def test_server_replies_with_handle_of_each_request():
 
 def test_client_sends_each_payload_and_returns_the_replies_in_order():
     url = workqueue.loopback_url()
-    with peer(zmq.REP, url, bind=True) as server:
-        answering = threading.Thread(target=lambda: [server.send(server.recv()[::-1]) for _ in range(3)],
-                                     daemon=True)
-        answering.start()
-        with zmq.Context() as context:
-            replies = workqueue.client(context, url, [b"abc", b"xy", b""])
-        answering.join(2)
+    replies, raised = [], []
+    with peer(zmq.REP, url, bind=True) as server, zmq.Context() as context:
+
+        def ask():
+            try:
+                replies.extend(workqueue.client(context, url, [b"abc", b"xy", b""]))
+            except Exception as exc:
+                raised.append(exc)
+
+        asking = threading.Thread(target=ask, daemon=True)
+        asking.start()
+        for _ in range(3):
+            (request,) = receive(server, raised)
+            server.send(request[::-1])  # this server answers each payload reversed
+        asking.join(5)
+    assert not raised, f"client raised {raised[0]!r}"
     assert replies == [b"cba", b"yx", b""]
 
 

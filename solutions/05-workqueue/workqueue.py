@@ -191,7 +191,7 @@ def process_all(payloads, handle, workers: int = 4, clients: int = 1) -> list[by
     payloads = list(payloads)
     if clients < 1:
         raise ValueError(f"process_all needs at least one client, not {clients}")
-    zcontext = zmq.Context()
+    zcontext = zmq.Context()  # shared by every node: its term() stops them all
     frontend_url, backend_url = loopback_url(), loopback_url()
     nodes = [start_thread(broker, zcontext, frontend_url, backend_url)]
     nodes += [start_thread(worker, zcontext, backend_url, handle) for _ in range(workers)]
