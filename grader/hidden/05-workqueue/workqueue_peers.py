@@ -39,6 +39,7 @@ class Stopped:
 
     returned_after: float | None  # seconds from term() to the node's return (or raise); None: still running
     term_finished: bool  # term() itself returned: every socket was closed, nothing unsent held it up
+    raised: str | None  # what it raised instead of returning
 
 
 class Node:
@@ -76,7 +77,13 @@ class Node:
         returned = self.pending.done(timeout=STOP_BOUND)
         after = time.monotonic() - started if returned else None
         finished = term.done(timeout=max(0.05, STOP_BOUND - (time.monotonic() - started)))
-        return Stopped(after, finished)
+        raised = None
+        if returned:
+            try:
+                self.pending.result()
+            except STUDENT_ERRORS as exc:
+                raised = str(exc)
+        return Stopped(after, finished, raised)
 
 
 class Peers:
