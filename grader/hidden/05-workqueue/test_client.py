@@ -89,7 +89,7 @@ def test_client_gives_up_after_retries_naming_the_payload(nodes, peers):
 def test_client_waits_timeout_before_each_retry(nodes, peers):
     """client waits `timeout` seconds (not milliseconds) for a reply before it sends the payload again."""
     router, url = peers.bind(zmq.ROUTER)
-    timeout = 0.6
+    timeout = 1.0
     node = nodes("client", url, [b"warm-up", b"slow"], timeout=timeout, retries=1)
     identity, _, _ = next_request(router, "the first request", node)
     router.send_multipart([identity, b"", b"ok"])
@@ -97,7 +97,7 @@ def test_client_waits_timeout_before_each_retry(nodes, peers):
     identity, _, again = next_request(router, "the retry of b'slow'", node)
     router.send_multipart([identity, b"", b"ok"])
     waited = again - first
-    assert waited >= 0.8 * timeout, (
+    assert waited >= timeout / 2, (  # half: room for a busy judge, and still far above milliseconds
         f"with timeout={timeout} the retry came {waited * 1000:.0f} ms after the first try: timeout is in seconds "
         "(zsock.poll takes milliseconds)")
     node.result()

@@ -13,6 +13,7 @@ WORK = 0.020  # seconds each request takes in the throughput check
 RATIO = 3.0  # four workers against one: at least this many times sooner
 ATTEMPTS = 3  # a busy machine may spoil one measurement; a queue that does not spread work fails them all
 STALL = 3.0  # seconds a stuck worker holds its request: beyond the client's 2 s timeout
+GIVE_UP = 8.0  # seconds a client with the defaults waits before its TimeoutError: four tries of 2 s
 FIXED_PORTS = (5555, 5556, 5557, 5558, 5559, 5560, 5570, 5571, 6700, 6701, 6702)  # the guide's, the book's
 
 
@@ -117,7 +118,7 @@ def test_process_all_uses_free_ports(workqueue, handles):
 @pytest.mark.timeout(60)
 def test_process_all_raises_the_timeout_error_of_a_client(workqueue, handles):
     """When a client gives up (its only worker stuck), process_all stops every node and raises its TimeoutError."""
-    handle = handles(stall=(b"stuck", 8.5))
+    handle = handles(stall=(b"stuck", GIVE_UP + 1.0))
     try:
         replies = workqueue.process_all([b"stuck"], handle.live, workers=1, clients=1)
     except StudentCodeRaised as exc:
