@@ -44,7 +44,7 @@ from grader.stripping import drop_markers, solution_lines, strip_solutions
 
 NOT_RUN = {  # a command containing the key is not run here, for the reason given
     ".venv/bin/pytest": "the whole suite: what CI runs, and this test is part of it",
-    "jupyter lab": "formgrader is a browser session where a person grades the written answers",
+    "jupyter lab": "a browser session a person works in (formgrader for the written answers, a student's lab)",
     "sudo apt-get install": "installs a system package for a student (setup.sh did it here)",
     "pip install": "installs into a student's own environment (the course's .venv has it all)",
     "python squares.py": "needs a memcached of the student's own on 127.0.0.1:11211, and prints timings",
