@@ -41,6 +41,7 @@ class Limits:
     open_files: int = 128
     processes: int = 64  # per user, threads included; set only when the process has a user of its own
     core: int = 0
+    scratch: int = 64 << 20  # bytes of each private tmpfs (home, /tmp, ...) when running as root
 
 
 @dataclass(frozen=True)

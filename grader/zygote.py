@@ -9,6 +9,8 @@ of student code:
   and processes when it has a user of its own), hard and soft alike;
 - becomes the unprivileged student user when this process runs as root (and may
   never gain privileges again: no setuid binary helps it);
+- as root, gets its own small tmpfs over its home, /tmp, /var/tmp and /dev/shm
+  (private_scratch), so it cannot fill the disk or leave files for others;
 - keeps only the socket to the judge (stdin, stdout and stderr are /dev/null;
   everything else this process had open is closed), a minimal environment, and
   the folder of the submission's .py files as its working directory and first
@@ -43,6 +45,7 @@ PRELOAD = ("json", "pickle", "hashlib", "random", "functools", "socket", "select
 SUBMODULES = {"pymemcache": ("pymemcache.client.base", "pymemcache.client.hash", "pymemcache.client.retrying",
                              "pymemcache.serde", "pymemcache.exceptions")}
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
+MS_NOSUID, MS_NODEV = 2, 4
 CLONE_NEWNS, MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 1, 32, 4096, 16384, 1 << 18
 LIMITS = {"cpu": resource.RLIMIT_CPU, "address_space": resource.RLIMIT_AS, "file_size": resource.RLIMIT_FSIZE,
           "open_files": resource.RLIMIT_NOFILE, "processes": resource.RLIMIT_NPROC, "core": resource.RLIMIT_CORE}
@@ -85,11 +88,33 @@ def expose_stdlib(config: dict) -> None:
             module.__path__[:] = map(seen, module.__path__)
 
 
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # where anyone may write, on a usual system
+
+
+def private_scratch(config: dict) -> bool:
+    """As root, before becoming the student: a mount namespace of this child's own, where its home and
+    every place anyone may write are small, empty tmpfs mounts. The student can neither fill the disk
+    nor leave a file behind for the next test or a classmate. False when the kernel refuses."""
+    size = config["limits"].get("scratch") or (64 << 20)
+    if _libc.unshare(CLONE_NEWNS) != 0 or _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return False
+    home = config["env"]["HOME"]
+    for place in (*SCRATCH, home):
+        if os.path.isdir(place) and not os.path.islink(place):
+            options = f"size={size},mode={'0700' if place == home else '1777'}".encode()
+            if _libc.mount(b"tmpfs", place.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
+                return False
+    os.chown(home, config["uid"], config["gid"])
+    return True
+
+
 def become_student(config: dict, conn_fd: int) -> None:
     """Everything a child does before student code runs; see the module's docstring."""
     os.setsid()
+    if config["uid"] is not None:
+        private_scratch(config)  # when refused (a container without CAP_SYS_ADMIN): the file size limit only
     for name, value in config["limits"].items():
-        if value is not None:
+        if name in LIMITS and value is not None:  # "scratch" is private_scratch's
             resource.setrlimit(LIMITS[name], (value, value))
     if config["uid"] is not None:
         os.setgroups([])
