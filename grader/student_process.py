@@ -292,17 +292,18 @@ class StudentProcess:
         return self.call_in_background(label, target, args, kwargs, keep, background=False).result()
 
     def call_in_background(self, label: str, target: dict, args: tuple = (), kwargs: dict | None = None,
-                           keep: bool = False, background: bool = True) -> "Pending":
+                           keep: bool = False, background: bool = True, times: int | None = None) -> "Pending":
         """Start the call in a thread of the student process and return at once.
 
         Meanwhile the test may make other calls (terminate the node's context, say);
-        `keep`: the result stays in the student process, and comes back as a handle.
+        `keep`: the result stays in the student process, and comes back as a handle;
+        `times`: the call is made that many times over, and the results come back as one list.
         """
         kwargs = kwargs or {}
         text = call_text(label, args, kwargs)
         args, kwargs = _objects_by_name(list(args)), _objects_by_name(kwargs)
         number = self._send({"op": "call", "target": target, "args": args, "kwargs": kwargs,
-                             "keep": keep, "background": background}, f"during {text}")
+                             "keep": keep, "background": background, "times": times}, f"during {text}")
         return Pending(self, number, text)
 
     def get(self, label: str, target: dict):
@@ -449,6 +450,13 @@ def background(remote: Remote, *args, **kwargs) -> Pending:
     return remote._process.call_in_background(remote._label, remote._target, args, kwargs)
 
 
+def repeat(remote: Remote, times: int, *args, **kwargs) -> list:
+    """[remote(*args, **kwargs) for each of `times` calls], in one round trip: thousands of draws from
+    one generator cost one call, not thousands. An exception stops the calls and is raised."""
+    return remote._process.call_in_background(remote._label, remote._target, args, kwargs, background=False,
+                                              times=times).result()
+
+
 def keep(remote: Remote, *args, **kwargs) -> Remote:
     """`remote(*args, **kwargs)`, its result left in the student process: a listening socket, an object."""
     return remote._process.call(remote._label, remote._target, args, kwargs, keep=True)
@@ -489,6 +497,24 @@ def memcached_client(kind: str, servers: list[tuple[str, int]], label: str = "mc
 def zmq_context(name: str = "zcontext") -> wire.Live:
     """A zmq.Context built in the student process; `process.handle(it).term()` terminates it."""
     return wire.Live("zmq_context", {"name": name}, name)
+
+
+def random_generator(seed: int, name: str = "rng") -> wire.Live:
+    """A random.Random(seed) built in the student process (one per name: the same name, the same generator)."""
+    return wire.Live("random_generator", {"seed": seed, "name": name}, name)
+
+
+def library_module(name: str) -> wire.Live:
+    """A module the student process imports (`random`), to call its functions there: seed it, read its state."""
+    return wire.Live("library_module", {"name": name}, name)
+
+
+def recording_zmq_context(name: str = "zcontext") -> wire.Live:
+    """A zmq.Context built in the student process from which on every socket made there, on any context,
+    records its kind, the student's functions it was made in, its binds and connects, and what it sent
+    and received: `process.handle(it).recording()`. What student code could tamper with, so it decides
+    only what the judge cannot see from outside (which point reached which socket)."""
+    return wire.Live("recording_zmq_context", {"name": name}, name)
 
 
 def text_stream(name: str = "out") -> wire.Live:

@@ -86,6 +86,7 @@ class Link:
 
 
 LINK: list[Link] = []  # the one link of this process, once serve() has made it
+FOLDER: list[str] = []  # the submission's folder, once serve() has been told it
 
 
 def stand_in(spec: dict):
@@ -148,8 +149,90 @@ def text_stream(spec: dict):
     return Stream()
 
 
+def random_generator(spec: dict):
+    import random
+
+    return random.Random(spec["seed"])
+
+
+def library_module(spec: dict):
+    return importlib.import_module(spec["name"])
+
+
+RECORD_LIMIT = 20_000  # messages kept per socket and direction (more are counted): a reply stays under MAX_BYTES
+SOCKETS: list[dict] = []  # what every socket has done, once recording_zmq_context has been built
+
+
+def student_functions() -> list[str]:
+    """The names of the student's functions on the calling thread's stack, innermost first."""
+    names, frame = [], sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if FOLDER and isinstance(filename, str) and os.path.dirname(os.path.abspath(filename)) == FOLDER[0]:
+            names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    return names
+
+
+def recording_zmq_context(spec: dict):
+    """A zmq.Context; from now on every socket of every context records itself in SOCKETS."""
+    import zmq
+
+    def plain(message) -> bytes:
+        return message.bytes if isinstance(message, zmq.Frame) else bytes(message)
+
+    def note(record: dict, direction: str, message) -> None:
+        record[direction + "_count"] += 1
+        if len(record[direction]) < RECORD_LIMIT:
+            record[direction].append(plain(message))
+
+    class RecordingSocket(zmq.Socket):
+        record = None  # declared here, so that pyzmq does not take it for a socket option
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.record = {"context": self.context, "kind": zmq.SocketType(self.type).name,
+                           "made_in": student_functions(), "binds": [], "connects": [],
+                           "sent": [], "sent_count": 0, "received": [], "received_count": 0}
+            SOCKETS.append(self.record)
+
+        def bind(self, addr):
+            result = super().bind(addr)
+            self.record["binds"].append(self.last_endpoint.decode())
+            return result
+
+        def connect(self, addr):
+            result = super().connect(addr)
+            self.record["connects"].append(addr if isinstance(addr, str) else bytes(addr).decode())
+            return result
+
+        def send(self, data, *args, **kwargs):
+            result = super().send(data, *args, **kwargs)
+            note(self.record, "sent", data)
+            return result
+
+        def recv(self, *args, **kwargs):
+            message = super().recv(*args, **kwargs)
+            note(self.record, "received", message)
+            return message
+
+    class RecordingContext(zmq.Context):
+        def recording(self) -> list[dict]:
+            """Every socket's record, its context as a number in order of first use."""
+            contexts: list = []
+            for record in SOCKETS:
+                if not any(record["context"] is c for c in contexts):
+                    contexts.append(record["context"])
+            return [{**record, "context": next(i for i, c in enumerate(contexts) if c is record["context"]),
+                     "sent": list(record["sent"]), "received": list(record["received"])} for record in SOCKETS]
+
+    zmq.Context._socket_class = RecordingSocket
+    return RecordingContext()
+
+
 BUILDERS = {"stand_in": stand_in, "memcached_client": memcached_client, "zmq_context": zmq_context,
-            "text_stream": text_stream}
+            "text_stream": text_stream, "random_generator": random_generator, "library_module": library_module,
+            "recording_zmq_context": recording_zmq_context}
 
 
 BUILT: dict = {}  # one object per description: the same `mc` in every call is the same client
@@ -212,7 +295,9 @@ def run(module, request: dict, kept: dict, folder: str) -> dict:
         target = resolve(module, request["target"], kept)
         if request["op"] == "get":
             return reply | {"ok": target}
-        result = target(*build(request["args"], kept), **build(request["kwargs"], kept))
+        args, kwargs = build(request["args"], kept), build(request["kwargs"], kept)
+        times = request.get("times")
+        result = target(*args, **kwargs) if times is None else [target(*args, **kwargs) for _ in range(times)]
     except BaseException as exc:  # SystemExit and KeyboardInterrupt too: they are the student's
         return reply | {"raised": describe(exc, folder)}
     if request.get("keep") or (callable(result) and not isinstance(result, type)):
@@ -251,6 +336,7 @@ def serve(sock, module_name: str, folder: str) -> None:
     sys.stdout = sys.stderr = out
     link = Link(sock, out)
     LINK.append(link)
+    FOLDER.append(folder)
     kept: dict = {}
     try:
         module = importlib.import_module(module_name)

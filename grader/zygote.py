@@ -43,7 +43,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PRELOAD = ("json", "pickle", "hashlib", "random", "functools", "socket", "selectors", "threading", "struct",
            "base64", "math", "collections", "encodings.idna")
 SUBMODULES = {"pymemcache": ("pymemcache.client.base", "pymemcache.client.hash", "pymemcache.client.retrying",
-                             "pymemcache.serde", "pymemcache.exceptions")}
+                             "pymemcache.serde", "pymemcache.exceptions"),
+              "zmq": ("zmq.utils.monitor", "zmq.asyncio", "zmq.devices", "zmq.decorators")}
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
 MS_NOSUID, MS_NODEV = 2, 4
 CLONE_NEWNS, MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 1, 32, 4096, 16384, 1 << 18

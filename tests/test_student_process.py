@@ -10,7 +10,8 @@ import zmq
 
 from grader.harness import free_port
 from grader.student_process import (NotPlainData, StudentCodeRaised, StudentProcessEnded, background,
-                                    duplicate_socket, keep, stand_in, text_stream, value, zmq_context)
+                                    duplicate_socket, keep, library_module, random_generator,
+                                    recording_zmq_context, repeat, stand_in, text_stream, value, zmq_context)
 
 MODULE = '''
 import os
@@ -61,6 +62,24 @@ def open_listener():
     s.bind(("127.0.0.1", 0))
     s.listen()
     return s
+
+def draw(rng):
+    return rng.getrandbits(8)
+
+def node(zcontext, url):
+    import zmq
+    sock = zcontext.socket(zmq.PUSH)
+    sock.linger = 5000  # the point still goes after close()
+    sock.connect(url)
+    sock.send(b"point")
+    sock.close()
+    return helper(zcontext)
+
+def helper(zcontext):
+    import zmq
+    sock = zcontext.socket(zmq.PULL)
+    sock.close()
+    return "sent"
 
 def report(n, tell, out):
     for i in range(n):
@@ -170,3 +189,37 @@ def test_values_events_and_threads_as_the_judge_sees_them(process):
     assert mod.report(3, stand_in("tell", ("identity",)), text_stream("out")) == 3
     assert told == [(0,), (1,), (2,)] and written == [("done",)]
     assert process.threads() >= 1
+
+
+def test_repeated_calls_and_generators_built_there(process):
+    """repeat: many calls in one round trip; each generator name is one random.Random(seed), drawn on in turn."""
+    import random
+
+    mod = process.module()
+    ours = random.Random(5)
+    assert repeat(mod.draw, 300, random_generator(5, "a")) == [ours.getrandbits(8) for _ in range(300)]
+    assert mod.draw(random_generator(5, "a")) == ours.getrandbits(8)  # the same generator, drawn on again
+    assert mod.draw(random_generator(5, "b")) == random.Random(5).getrandbits(8)
+    with pytest.raises(StudentCodeRaised, match="ValueError"):
+        repeat(mod.boom, 3, 1)
+    their_random = process.handle(library_module("random"))
+    their_random.seed(3)
+    assert their_random.getstate() == random.Random(3).getstate()
+
+
+def test_a_recording_context_records_every_socket_and_where_it_was_made(process):
+    """Kind, the student's functions on the stack, endpoints and messages; sockets of other contexts too."""
+    url = f"tcp://127.0.0.1:{free_port()}"
+    with zmq.Context() as ours:
+        pull = ours.socket(zmq.PULL)
+        pull.linger = 0
+        pull.bind(url)
+        recording = recording_zmq_context("zcontext")
+        assert process.module().node(recording, url) == "sent"
+        assert process.module().node(zmq_context("other"), url) == "sent"
+        assert [pull.recv() if pull.poll(10_000) else None for _ in range(2)] == [b"point", b"point"]
+        pull.close()
+    records = process.handle(recording).recording()
+    assert [(r["context"], r["kind"], r["made_in"][:2]) for r in records] == [
+        (0, "PUSH", ["node"]), (0, "PULL", ["helper", "node"]), (1, "PUSH", ["node"]), (1, "PULL", ["helper", "node"])]
+    assert records[0]["connects"] == [url] and records[0]["sent"] == [b"point"] and records[0]["sent_count"] == 1
