@@ -20,7 +20,6 @@ import ctypes
 import fcntl
 import os
 import queue
-import select
 import socket
 import struct
 import subprocess
@@ -300,9 +299,26 @@ def set_loopback(up: bool) -> None:
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", flags))
 
 
-def _read_until_dead(listener: socket.socket) -> bytes:
+def control_pair(idle: int, interval: int, count: int) -> tuple[socket.socket, socket.socket]:
+    """Our control connection (client end, accepted end with our keepalive settings).
+
+    The accepted end is the one whose peer is our client: a connection the student's
+    code might make to our listener first is refused a part in it.
+    """
+    with plain_listener() as listener:
+        turn_keepalive_on(listener, idle, interval, count)
+        listener.settimeout(WAIT)
+        client = socket.create_connection(listener.getsockname(), timeout=WAIT)
+        while True:
+            accepted, address = listener.accept()
+            if address == client.getsockname():
+                accepted.settimeout(None)
+                return client, accepted
+            accepted.close()
+
+
+def _read_until_dead(connection: socket.socket) -> bytes:
     """Our control: read until the connection ends, however it ends."""
-    connection, _ = listener.accept()
     chunks = []
     with connection:
         try:
@@ -317,9 +333,9 @@ def vanishing_peer(pid: int, idle: int, interval: int, count: int) -> None:
     """The peer, in the network namespace of student process `pid`, told what to do on stdin.
 
     Brings the loopback up and says `up`; reads the port the student's listener has;
-    opens a control listener of ours with the same keepalive settings; connects to
-    both, sends LAST_WORDS on each, waits until they are acknowledged and says
-    `ready`; on `down`, takes the loopback down and says `down TIME`; says
+    makes a control connection of ours with the same keepalive settings; connects to
+    the student's listener; sends LAST_WORDS on both, waits until they are
+    acknowledged and says `ready`; on `down`, takes the loopback down and says `down TIME`; says
     `control TIME` when our control connection notices; then sits still until killed.
     """
 
@@ -330,16 +346,14 @@ def vanishing_peer(pid: int, idle: int, interval: int, count: int) -> None:
     set_loopback(up=True)
     say("up")
     port = int(sys.stdin.readline())
-    control_listener = plain_listener()
-    turn_keepalive_on(control_listener, idle, interval, count)
+    control_client, control_end = control_pair(idle, interval, count)
 
     def control():
-        _read_until_dead(control_listener)
+        _read_until_dead(control_end)
         say(f"control {time.monotonic()!r}")
 
     threading.Thread(target=control, daemon=True).start()
-    connections = [socket.create_connection(("127.0.0.1", p), timeout=WAIT)
-                   for p in (port, control_listener.getsockname()[1])]
+    connections = [socket.create_connection(("127.0.0.1", port), timeout=WAIT), control_client]
     for connection in connections:
         connection.sendall(LAST_WORDS)
     for connection in connections:

@@ -45,6 +45,9 @@ def test_receive_returns_when_the_peer_vanishes(private_process):
         call = background(keepalive.receive, listener)
         peer.tell(listener.getsockname()[1])
         peer.said("ready")
+        assert not call.done(POLL), (
+            "receive returned while the peer was still connected and silent: it must read until the peer closes "
+            "the connection or is found dead")
         peer.tell("down")
         vanished = float(peer.said("down"))
         while not call.done(POLL) and time.monotonic() < vanished + waited:

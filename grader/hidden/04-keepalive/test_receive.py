@@ -43,7 +43,8 @@ def receive_from_a_client_of_ours(keepalive, process, chunks, reset=False, on_da
         pytest.fail(f"{call.text}, after the peer {'reset' if reset else 'closed'} the connection, had not "
                     f"returned after {limit:.0f} s", pytrace=False)
     finally:
-        process.handle(listener).close()  # a client of ours still sending to a receive that raised stops here
+        if process.ended is None:  # a client of ours still sending to a receive that raised stops here
+            process.handle(listener).close()
     client.join(WAIT)
     return got, cpu
 
