@@ -49,7 +49,7 @@ CATALOGUE = (
     Assignment("01-cache-aside", "squares.py", services=("memcached",), judged=True, libraries=("pymemcache",)),
     Assignment("02-sharding", "hashing.py", services=("memcached",)),
     Assignment("03-queuepi", "queuepi.py", judged=True, libraries=("zmq",)),
-    Assignment("04-keepalive", "keepalive.py"),
+    Assignment("04-keepalive", "keepalive.py", judged=True, libraries=()),
 )
 
 

@@ -16,7 +16,9 @@ they are, on the machine's loopback. memcached may be given through
 MEMCACHED_SERVERS (service containers, published on localhost), and the judge's
 fault injection starts and kills its own servers; a namespace would need each of
 them started inside it, and given servers cannot be. A rule keyed on the user
-follows everything the student's code forks, and costs nothing per test.
+follows everything the student's code forks, and costs nothing per test. (One
+test does want a namespace: 04-keepalive's dead peer, whose student process gets
+one of its own from the zygote, with nothing in it but a loopback.)
 
 Students graded side by side (`grader grade-class`, one slot per job) are kept
 apart too: each slot has a user of its own (`grader-student`, `grader-student-2`,

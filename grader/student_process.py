@@ -14,12 +14,14 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import sysconfig
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -28,6 +30,7 @@ from grader import wire
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
 SETUP_FAILED = 111  # zygote.py's exit status for a child it could not lock down
+NO_PRIVATE_NETWORK = 112  # ... for a child that could not have a network namespace of its own
 CALL_TEXT_LIMIT = 200
 
 
@@ -84,6 +87,17 @@ class StudentCodeRaised(Exception):
         self.type_name, self.message = type_name, message
 
 
+class NotWrittenYet(BaseException):
+    """The student's function is still the skeleton's stub (it raised NotImplementedError).
+
+    A BaseException, not an Exception, so that it ends the test at once: Hypothesis does
+    not look for a smaller failing example, and a test's `except StudentCodeRaised` does
+    not take it for a wrong answer. pytest still reports it as the test's failure.
+    """
+
+    __module__ = "builtins"
+
+
 class NotPlainData(Exception):
     """What came back cannot cross to the judge (not plain data, too deep, too big, malformed)."""
 
@@ -110,6 +124,9 @@ def fate(reply: dict) -> str:
     if code == SETUP_FAILED:
         return ("could not be set up (the grader's problem, not the student's: can the student user "
                 "enter the box's folder?)")
+    if code == NO_PRIVATE_NETWORK:
+        return ("could not have a network namespace of its own (the grading machine's limit, not the "
+                "student's: grade as root, or where unprivileged user namespaces are allowed)")
     if code < 0:
         try:
             name = signal.Signals(-code).name
@@ -153,13 +170,29 @@ class Zygote:
                                       f"(exit status {self.process.poll()}): no more student code can run")
         return wire.loads(data)
 
-    def spawn(self) -> "StudentProcess":
+    def spawn(self, private_network: bool = False) -> "StudentProcess":
+        """A fresh student process; `private_network`: in a network namespace of its own (zygote.py),
+        which the judge enters through /proc/PID/ns to place peers there."""
         mine, theirs = socket.socketpair()
         try:
-            reply = self._ask({"op": "spawn"}, [theirs.fileno()])
+            reply = self._ask({"op": "spawn", **({"network": "private"} if private_network else {})},
+                              [theirs.fileno()])
         finally:
             theirs.close()
         return StudentProcess(self, mine, reply["pid"])
+
+    def run_script(self, *argv: str) -> "StudentScript":
+        """The module run as a program (`python MODULE.py ARGV...`) in a fresh student process,
+        its standard streams pipes of the judge's."""
+        ends = [os.pipe() for _ in range(3)]
+        theirs = [ends[0][0], ends[1][1], ends[2][1]]
+        try:
+            reply = self._ask({"op": "script", "argv": list(argv)}, theirs)
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        return StudentScript(self, reply["pid"], open(ends[0][1], "wb", buffering=0),
+                             open(ends[1][0], "rb"), open(ends[2][0], "rb"))
 
     def end(self, pid: int, grace: float = 0.0) -> dict:
         try:
@@ -340,6 +373,11 @@ class StudentProcess:
         except OSError:
             return 0
 
+    def cpu_time(self) -> float:
+        """CPU seconds the student process has used so far, every thread (ended ones too) counted,
+        read from the kernel's clock of that process (the judge's own look, to the nanosecond)."""
+        return time.clock_gettime(((~self.pid) << 3) | CPUCLOCK_SCHED)
+
     def end(self, grace: float = 0.0) -> dict:
         """Stop the process and everything it started; returns how it ended (once).
 
@@ -353,6 +391,33 @@ class StudentProcess:
                 pass
             self._reader.join(timeout=5)
             self.sock.close()
+        return self.ended
+
+
+class StudentScript:
+    """The student's module running as a program in a student process (Zygote.run_script).
+
+    `stdin`, `stdout`, `stderr` are the judge's ends of its pipes (binary); the judge sees it
+    end through a pidfd (it is the zygote's child, not ours), and `end` stops it and all it started.
+    """
+
+    def __init__(self, zygote: Zygote, pid: int, stdin, stdout, stderr):
+        self.zygote, self.pid = zygote, pid
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self._pidfd = os.pidfd_open(pid)  # the zygote reaps it only when asked: the pid cannot be reused
+        self.ended: dict | None = None
+
+    def wait(self, timeout: float) -> bool:
+        """Whether it has exited, waiting at most `timeout` seconds for it."""
+        return self.ended is not None or bool(select.select([self._pidfd], [], [], timeout)[0])
+
+    def end(self, grace: float = 0.0) -> dict:
+        """Stop it (after `grace` seconds to exit on its own) and everything it started; how it ended (once)."""
+        if self.ended is None:
+            self.ended = self.zygote.end(self.pid, grace)
+            for stream in (self.stdin, self.stdout, self.stderr):
+                stream.close()
+            os.close(self._pidfd)
         return self.ended
 
 
@@ -382,6 +447,9 @@ class Pending:
 def _outcome(process: StudentProcess, text: str, reply: dict):
     if "raised" in reply:
         type_name, message, where = _raised(reply["raised"])
+        if type_name == "NotImplementedError":
+            raise NotWrittenYet(f"not written yet: {text.split('(')[0]} ({text} raised NotImplementedError"
+                                f"{where}: replace the `raise NotImplementedError()` with your code)")
         raise StudentCodeRaised(f"{text} raised {type_name}: {message}{where}", type_name, message)
     if "refused" in reply:
         raise NotPlainData(f"{text}: {str(reply['refused'])[:300]}. Only {wire.PLAIN} travel between "
@@ -504,11 +572,6 @@ def random_generator(seed: int, name: str = "rng") -> wire.Live:
     return wire.Live("random_generator", {"seed": seed, "name": name}, name)
 
 
-def library_module(name: str) -> wire.Live:
-    """A module the student process imports (`random`), to call its functions there: seed it, read its state."""
-    return wire.Live("library_module", {"name": name}, name)
-
-
 def recording_zmq_context(name: str = "zcontext") -> wire.Live:
     """A zmq.Context built in the student process from which on every socket made there, on any context,
     records its kind, the student's functions it was made in, its binds and connects, and what it sent
@@ -522,7 +585,29 @@ def text_stream(name: str = "out") -> wire.Live:
     return wire.Live("text_stream", {"name": name}, name)
 
 
+_sockets = itertools.count(1)
+
+
+def tcp_socket(label: str = "sock", listening: bool = False) -> wire.Live:
+    """A new TCP socket built in the student process (`listening`: on 127.0.0.1, a port the system
+    chooses): each call describes another one. The judge reads its options itself (duplicate_socket)."""
+    return wire.Live("tcp_socket", {"serial": next(_sockets), "listening": listening}, label)
+
+
+def repeated(parts: list[tuple], label: str = "lines") -> wire.Live:
+    """[value * times for (value, times) in parts], built in the student process: arguments too large
+    to send (lines of megabytes)."""
+    return wire.Live("repeated", {"parts": [[value, times] for value, times in parts]}, label)
+
+
+def library(name: str) -> wire.Live:
+    """A standard module in the student process, to call its functions there:
+    `process.handle(library("socket")).setdefaulttimeout(30)`, `process.handle(library("random")).seed(1)`."""
+    return wire.Live("library", {"name": name}, name)
+
+
 SYS_PIDFD_GETFD = 438  # the same number on every architecture Linux has added it to since 5.6
+CPUCLOCK_SCHED = 2  # a process's CPU clock is ((~pid) << 3) | CPUCLOCK_SCHED (clock_getcpuclockid(3))
 
 
 def duplicate_socket(pid: int, fd: int) -> socket.socket:

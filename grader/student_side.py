@@ -11,9 +11,12 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import runpy
+import socket
 import sys
 import threading
 import time
+import traceback
 
 try:
     from grader import wire
@@ -155,10 +158,6 @@ def random_generator(spec: dict):
     return random.Random(spec["seed"])
 
 
-def library_module(spec: dict):
-    return importlib.import_module(spec["name"])
-
-
 RECORD_LIMIT = 20_000  # messages kept per socket and direction (more are counted): a reply stays under MAX_BYTES
 SOCKETS: list[dict] = []  # what every socket has done, once recording_zmq_context has been built
 
@@ -230,9 +229,28 @@ def recording_zmq_context(spec: dict):
     return RecordingContext()
 
 
+def tcp_socket(spec: dict):
+    """A fresh TCP/IPv4 socket of the process's own: unconnected, or (`listening`) listening on 127.0.0.1,
+    a port the system chooses. For functions that are given a socket (a listener to accept on)."""
+    if spec.get("listening"):
+        return socket.create_server(("127.0.0.1", 0))
+    return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+
+def repeated(spec: dict) -> list:
+    """[value * times, ...]: large arguments (lines of megabytes) made here rather than sent."""
+    return [value * times for value, times in spec["parts"]]
+
+
+def library(spec: dict):
+    """A module of the standard library, for process-wide settings an application may make
+    (`socket.setdefaulttimeout(30)`)."""
+    return importlib.import_module(spec["name"])
+
+
 BUILDERS = {"stand_in": stand_in, "memcached_client": memcached_client, "zmq_context": zmq_context,
-            "text_stream": text_stream, "random_generator": random_generator, "library_module": library_module,
-            "recording_zmq_context": recording_zmq_context}
+            "text_stream": text_stream, "random_generator": random_generator, "library": library,
+            "recording_zmq_context": recording_zmq_context, "tcp_socket": tcp_socket, "repeated": repeated}
 
 
 BUILT: dict = {}  # one object per description: the same `mc` in every call is the same client
@@ -350,3 +368,33 @@ def serve(sock, module_name: str, folder: str) -> None:
                              name=f"judge-call-{request.get('id')}", daemon=True).start()
         else:
             link.send(run(module, request, kept, folder))
+
+
+def run_script(module_name: str, folder: str, argv: list) -> int:
+    """The module run as a program, as `python -u MODULE.py ARGV...` would: __main__, with sys.argv,
+    unbuffered UTF-8 standard streams on descriptors 0, 1 and 2; returns its exit status."""
+    path = os.path.join(folder, f"{module_name}.py")
+    sys.argv = [f"{module_name}.py", *argv]
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                  errors="backslashreplace", write_through=True)
+    try:
+        runpy.run_path(path, run_name="__main__")
+        for thread in threading.enumerate():  # the interpreter waits for these before it exits
+            if not thread.daemon and thread is not threading.current_thread():
+                thread.join()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if exc.code is None or type(exc.code) is int else 1
+        if type(exc.code) is not int and exc.code is not None:
+            print(exc.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    return code or 0

@@ -12,7 +12,7 @@ import zmq
 from hypothesis import example, given, strategies as st
 from queuepi_peers import fresh_rng, free_url, receive, single_frame, uniformity_problems
 
-from grader.student_process import library_module, repeat
+from grader.student_process import library, repeat
 
 POINT_BITS = 64  # 2 * B
 BITS = re.compile(rb"[01]{64}")
@@ -43,7 +43,7 @@ def test_ones_and_zeros_draws_from_the_rng_it_is_given(queuepi, process):
                                 "with an rng, the bits must come from it")
     drawn = {queuepi.ones_and_zeros(POINT_BITS, fresh_rng(seed)) for seed in range(10)}
     assert len(drawn) == 10, f"ten different seeds gave only {len(drawn)} different strings of 64 bits"
-    global_random = process.handle(library_module("random"))
+    global_random = process.handle(library("random"))
     global_random.seed(7)
     before = global_random.getstate()
     queuepi.ones_and_zeros(POINT_BITS, fresh_rng(1))

@@ -15,7 +15,7 @@ import psutil
 import pytest
 from queuepi_peers import TICK, inside, returned_within, student_error, threads_left
 
-from grader.student_process import StudentCodeRaised, background, library_module, recording_zmq_context
+from grader.student_process import StudentCodeRaised, background, library, recording_zmq_context
 
 # estimate = 4 * yes / N with yes ~ Binomial(N, pi / 4): its standard deviation is
 # 4 * sqrt(p (1 - p) / N) = 1.642 / sqrt(N) (0.0164 for N = 10,000). A correct,
@@ -37,7 +37,7 @@ def number(value, call: str) -> float:
 
 def estimate(queuepi, process, points: int, limit: float, *args, seed: int = 0) -> tuple[float, float]:
     """estimate_pi(points, *args) with the global random seeded: what it returned, and in how many seconds."""
-    process.handle(library_module("random")).seed(seed)
+    process.handle(library("random")).seed(seed)
     started = time.monotonic()
     pending = background(queuepi.estimate_pi, points, *args)
     value = returned_within(pending, limit)
