@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from _pytest.outcomes import OutcomeException  # pytest's own base of fail() and skip()
+
 from grader import wire
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
@@ -87,12 +89,13 @@ class StudentCodeRaised(Exception):
         self.type_name, self.message = type_name, message
 
 
-class NotWrittenYet(BaseException):
+class NotWrittenYet(OutcomeException):
     """The student's function is still the skeleton's stub (it raised NotImplementedError).
 
-    A BaseException, not an Exception, so that it ends the test at once: Hypothesis does
-    not look for a smaller failing example, and a test's `except StudentCodeRaised` does
-    not take it for a wrong answer. pytest still reports it as the test's failure.
+    One of pytest's test outcomes (as pytest.fail's is), not an Exception: it ends the test
+    at once, Hypothesis does not look for a smaller failing example, a test's `except
+    StudentCodeRaised` does not take it for a wrong answer, and raised while a fixture
+    sets up it fails only that test. pytest reports it as the test's failure.
     """
 
     __module__ = "builtins"
