@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -19,15 +20,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import psutil
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grader import pipeline
-from grader.processes import kill_tree
+from grader import lockdown, pipeline
 from grader.course import Assignment
 from grader.formats import gradebook, gradescope
+from grader.processes import kill_tree
 from grader.scoring import NOT_RUN, AssignmentResult, Outcome, TestSpec, score
+
 
 @dataclass(frozen=True)
 class Job:
@@ -61,7 +64,26 @@ def stand_in(assignments: list[Assignment], reason: str, known: dict[str, list[T
     return document
 
 
-def grade_one(job: Job, name: str, limit: float) -> tuple[str | None, dict | None]:
+class Slots:
+    """The places for students graded at once: each has its own student user (lockdown.py), so a
+    student's processes can neither signal nor read those of a classmate graded beside them."""
+
+    def __init__(self, count: int):
+        self.free: queue.Queue[int] = queue.Queue()
+        for number in range(1, count + 1):
+            self.free.put(number)
+        self.problems = lockdown.make_users(count) if os.geteuid() == 0 else []
+
+    @contextlib.contextmanager
+    def taken(self) -> Iterator[int]:
+        number = self.free.get()
+        try:
+            yield number
+        finally:
+            self.free.put(number)
+
+
+def grade_one(job: Job, name: str, limit: float, slot: int = 1) -> tuple[str | None, dict | None]:
     """Run `grader grade` for one student: (None, results) when it finished, else (what went wrong, None).
 
     The results file is written where only root can reach when grading as root, and
@@ -72,7 +94,7 @@ def grade_one(job: Job, name: str, limit: float) -> tuple[str | None, dict | Non
     command = [sys.executable, "-m", "grader", "grade", name, "--submission", str(job.folder),
                "--results", str(private / "results.json")]
     scratch = tempfile.mkdtemp(prefix=f"grader-{job.student}-")  # removed even if grading is killed
-    env = {**os.environ, "COLUMNS": "120", "TMPDIR": scratch}
+    env = {**os.environ, "COLUMNS": "120", "TMPDIR": scratch, lockdown.SLOT_ENV: str(slot)}
     try:
         started = time.time()
         with open(job.log, "wb") as log:
@@ -134,7 +156,15 @@ def grade_class(name: str, assignments: list[Assignment], submissions: Path, out
                TextColumn("{task.description}"))
     with Progress(*columns, console=console) as progress, ThreadPoolExecutor(max_workers=jobs) as pool:
         task = progress.add_task("", total=len(todo))
-        futures = {pool.submit(grade_one, job, name, limit): job for job in todo}
+        slots = Slots(jobs)
+        for problem in slots.problems:
+            progress.console.print(f"[yellow]{problem}")
+
+        def graded(job: Job) -> tuple[str | None, dict | None]:
+            with slots.taken() as slot:
+                return grade_one(job, name, limit, slot)
+
+        futures = {pool.submit(graded, job): job for job in todo}
         for future in as_completed(futures):
             job = futures[future]
             problem, document = future.result()

@@ -10,7 +10,8 @@
   commit, or a hand-named tag on a late commit, both count as late.
 
 Both times come from the student's side (a clock, a tag name), as commit dates always
-have; the README says what to compare them with when it matters.
+have; the instructors' guide (docs/instructors.md, "Commit dates can be forged") says what
+to compare them with when it matters.
 
 Run as `python -m grader.deadline REPO --deadline ISO-8601 [--mode MODE]` (standard
 library only): prints the graded commit's hash, or nothing when there is none.

@@ -16,7 +16,18 @@ they are, on the machine's loopback. memcached may be given through
 MEMCACHED_SERVERS (service containers, published on localhost), and the judge's
 fault injection starts and kills its own servers; a namespace would need each of
 them started inside it, and given servers cannot be. A rule keyed on the user
-follows everything the student's code forks, and costs nothing per test.
+follows everything the student's code forks, and costs nothing per test. (One
+test does want a namespace: 04-keepalive's dead peer, whose student process gets
+one of its own from the zygote, with nothing in it but a loopback.)
+
+Students graded side by side (`grader grade-class`, one slot per job) are kept
+apart too: each slot has a user of its own (`grader-student`, `grader-student-2`,
+...: a process of one cannot signal another's, nor read its box), and each slot's
+grading runs in a network namespace of its own, with its own memcached servers on
+its own loopback, so one student's code cannot reach a classmate's services.
+Every student process gets private, size-limited scratch space (zygote.py): /tmp,
+/var/tmp, /dev/shm and its home are small tmpfs mounts of its own, so it cannot fill
+the disk, nor leave a file for the next test or a classmate.
 
 Without root none of this is available: the two processes are still apart (the
 judge never imports student code, and takes plain data only), and the report says
@@ -24,9 +35,13 @@ once that user and network separation were not in force.
 """
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import os
 import pwd
 import shutil
+import socket
+import struct
 import subprocess
 from pathlib import Path
 
@@ -34,24 +49,101 @@ from grader.course import CATALOGUE, ROOT
 from grader.student_process import Box
 
 USER = "grader-student"
-# Boxes go where the student user can enter whatever TMPDIR says (the grader's may be private).
-BOXES = "/tmp" if os.geteuid() == 0 and os.path.isdir("/tmp") else None
+SLOT_ENV = "GRADER_SLOT"  # set by grade-class: which of the students graded at once this grading is
+# Boxes go where the student user can enter, and outside /tmp, which each student process gets a
+# tmpfs of its own over (zygote.py). Without root, the system's temporary folder.
+BOXES = "/var/lib/grader-boxes" if os.geteuid() == 0 else None
 RULES = (("iptables", "127.0.0.0/8"), ("ip6tables", "::1/128"))
 
 
-def account() -> tuple[int, int] | None:
-    """The student user's uid and gid when we are root and it exists; None otherwise."""
+def slot() -> int:
+    try:
+        return max(int(os.environ.get(SLOT_ENV, "1")), 1)
+    except ValueError:
+        return 1
+
+
+def user_for(number: int) -> str:
+    """The student user of slot `number` (1, 2, ...): grader-student, grader-student-2, ..."""
+    return USER if number <= 1 else f"{USER}-{number}"
+
+
+def account(user: str | None = None) -> tuple[int, int] | None:
+    """The student user's uid and gid (this slot's by default) when we are root and it exists; else None."""
     if os.geteuid() != 0:
         return None
+    for name in (user or user_for(slot()), USER):  # a slot without its own user shares the first's
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return entry.pw_uid, entry.pw_gid
+    return None
+
+
+def _exists(user: str) -> bool:
     try:
-        entry = pwd.getpwnam(USER)
+        pwd.getpwnam(user)
     except KeyError:
+        return False
+    return True
+
+
+def make_users(count: int) -> list[str]:
+    """As root, make sure the users of slots 1..count exist (useradd); what could not be made, in words."""
+    failed = []
+    for number in range(1, count + 1):
+        user = user_for(number)
+        if not _exists(user):
+            done = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir",
+                                   "/nonexistent", "--shell", "/usr/sbin/nologin", user],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                failed.append(f"could not create the user {user}: {done.stderr.strip()}")
+    return failed
+
+
+def boxes() -> str | None:
+    """The folder boxes go in (made on first use: root's, enterable by all, listable by none)."""
+    if BOXES is not None:
+        os.makedirs(BOXES, mode=0o711, exist_ok=True)
+        os.chmod(BOXES, 0o711)
+    return BOXES
+
+
+def rule(destination: str, user: str | None = None) -> list[str]:
+    return ["OUTPUT", "-m", "owner", "--uid-owner", user or user_for(slot()), "!", "-d", destination,
+            "-j", "REJECT"]
+
+
+CLONE_NEWNET = 0x40000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def slot_network() -> str | None:
+    """Under grade-class as root, with our own memcached servers: a network namespace for this student.
+
+    None when it was made or is not wanted (a single grading, given servers, no root); else why not.
+    """
+    if SLOT_ENV not in os.environ or os.geteuid() != 0 or os.environ.get("MEMCACHED_SERVERS"):
         return None
-    return entry.pw_uid, entry.pw_gid
+    return own_network()
 
 
-def rule(destination: str) -> list[str]:
-    return ["OUTPUT", "-m", "owner", "--uid-owner", USER, "!", "-d", destination, "-j", "REJECT"]
+def own_network() -> str | None:
+    """Move this process (and all it starts from now on) into a network namespace of its own, with its
+    loopback up; None when done, else why not. Call it before any thread or child is started."""
+    if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET) != 0:
+        return f"no network namespace of its own for this grading (errno {ctypes.get_errno()})"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+    ALONE.append(True)
+    return None
+
+
+ALONE: list[bool] = []  # [True] once this process has a network namespace with nothing but loopback
 
 
 def _iptables(tool: str, *args: str) -> bool:
@@ -83,29 +175,40 @@ def problems() -> list[str]:
     found = []
     if account() is None:
         return [f"student code ran as root: there is no user {USER} (run setup.sh as root to create it)"]
+    mine = user_for(slot())
+    if not _exists(mine):
+        found.append(f"student code ran as {USER}, shared with the other students graded at once: there is "
+                     f"no user {mine} (grade-class creates one per slot when it runs as root)")
     if not course_is_private():
         found.append(f"{ROOT} is readable by {USER}: run setup.sh as root (it makes the checkout private)")
-    if not confine_network():
+    if not ALONE and not confine_network():
         found.append(f"student code could reach the network: iptables is missing or refused the rule "
                      f"that keeps {USER} on loopback (install iptables)")
     return found
 
 
 def hand_over(box: Path) -> None:
-    """Make `box/code` (the submission's .py files) readable and `box/home` writable by the student user."""
+    """Make `box/code` (the submission's .py files) readable, and `box/home` writable, by this slot's
+    student user only (as root: the code is root's, in that user's group; no other slot can read it)."""
     who = account()
+    (box / "stdlib").mkdir(exist_ok=True)  # where zygote.py may show the standard library
+    (box / "home").mkdir(exist_ok=True)
     for path in [box, *box.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    (box / "stdlib").mkdir(mode=0o755, exist_ok=True)  # where zygote.py may show the standard library
-    home = box / "home"
-    home.mkdir(mode=0o700, exist_ok=True)
+        path.chmod((0o750 if path.is_dir() else 0o640) if who else (0o755 if path.is_dir() else 0o644))
+        if who is not None:
+            os.chown(path, 0, who[1])
+    box.chmod(0o711)
+    (box / "stdlib").chmod(0o755)
     if who is not None:
-        os.chown(home, *who)
+        os.chown(box / "home", *who)
+        (box / "home").chmod(0o700)
 
 
 def box(folder: Path, module: str) -> Box:
-    """The Box of a submission handed over by `hand_over`."""
-    who = account()
+    """The Box of a submission handed over by `hand_over`: its student user is the owner of its home."""
+    home = folder / "home"
+    owner = os.stat(home)
+    who = (owner.st_uid, owner.st_gid) if os.geteuid() == 0 and owner.st_uid != 0 else None
     libraries = next((a.libraries for a in CATALOGUE if a.module_name == module), Box.preload)
     return Box(folder=folder / "code", module=module, uid=who[0] if who else None,
-               gid=who[1] if who else None, home=folder / "home", preload=libraries)
+               gid=who[1] if who else None, home=home, preload=libraries)

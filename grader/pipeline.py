@@ -69,11 +69,15 @@ def grade(assignments: list[Assignment], folder: Path, limits: Limits = Limits()
           only: Callable[[TestSpec], bool] | None = None) -> list[AssignmentResult]:
     """Grade `folder` for each assignment; raises child.GradingError or harness.MemcachedUnavailable."""
     processes.become_subreaper()
+    apart = lockdown.slot_network()  # grade-class: this student's services on a loopback of its own
     with services(assignments) as env, tempfile.TemporaryDirectory(prefix="grader-") as work, \
-            tempfile.TemporaryDirectory(prefix="grader-student-", dir=lockdown.BOXES) as boxes:
+            tempfile.TemporaryDirectory(prefix="grader-student-", dir=lockdown.boxes()) as boxes:
         Path(boxes).chmod(0o711)  # the student user may enter its own box, not list the others
-        return [grade_assignment(a, folder.resolve(), env, Path(work), limits, only, Path(boxes))
-                for a in assignments]
+        results = [grade_assignment(a, folder.resolve(), env, Path(work), limits, only, Path(boxes))
+                   for a in assignments]
+    for result in results:
+        result.notes.extend([apart] if apart else [])
+    return results
 
 
 def manifest_of(assignment: Assignment) -> list[TestSpec]:

@@ -14,20 +14,25 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import sysconfig
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from _pytest.outcomes import OutcomeException  # pytest's own base of fail() and skip()
 
 from grader import wire
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
 SETUP_FAILED = 111  # zygote.py's exit status for a child it could not lock down
+NO_PRIVATE_NETWORK = 112  # ... for a child that could not have a network namespace of its own
 CALL_TEXT_LIMIT = 200
 
 
@@ -41,6 +46,7 @@ class Limits:
     open_files: int = 128
     processes: int = 64  # per user, threads included; set only when the process has a user of its own
     core: int = 0
+    scratch: int = 64 << 20  # bytes of each private tmpfs (home, /tmp, ...) when running as root
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,18 @@ class StudentCodeRaised(Exception):
         self.type_name, self.message = type_name, message
 
 
+class NotWrittenYet(OutcomeException):
+    """The student's function is still the skeleton's stub (it raised NotImplementedError).
+
+    One of pytest's test outcomes (as pytest.fail's is), not an Exception: it ends the test
+    at once, Hypothesis does not look for a smaller failing example, a test's `except
+    StudentCodeRaised` does not take it for a wrong answer, and raised while a fixture
+    sets up it fails only that test. pytest reports it as the test's failure.
+    """
+
+    __module__ = "builtins"
+
+
 class NotPlainData(Exception):
     """What came back cannot cross to the judge (not plain data, too deep, too big, malformed)."""
 
@@ -109,6 +127,9 @@ def fate(reply: dict) -> str:
     if code == SETUP_FAILED:
         return ("could not be set up (the grader's problem, not the student's: can the student user "
                 "enter the box's folder?)")
+    if code == NO_PRIVATE_NETWORK:
+        return ("could not have a network namespace of its own (the grading machine's limit, not the "
+                "student's: grade as root, or where unprivileged user namespaces are allowed)")
     if code < 0:
         try:
             name = signal.Signals(-code).name
@@ -152,13 +173,29 @@ class Zygote:
                                       f"(exit status {self.process.poll()}): no more student code can run")
         return wire.loads(data)
 
-    def spawn(self) -> "StudentProcess":
+    def spawn(self, private_network: bool = False) -> "StudentProcess":
+        """A fresh student process; `private_network`: in a network namespace of its own (zygote.py),
+        which the judge enters through /proc/PID/ns to place peers there."""
         mine, theirs = socket.socketpair()
         try:
-            reply = self._ask({"op": "spawn"}, [theirs.fileno()])
+            reply = self._ask({"op": "spawn", **({"network": "private"} if private_network else {})},
+                              [theirs.fileno()])
         finally:
             theirs.close()
         return StudentProcess(self, mine, reply["pid"])
+
+    def run_script(self, *argv: str) -> "StudentScript":
+        """The module run as a program (`python MODULE.py ARGV...`) in a fresh student process,
+        its standard streams pipes of the judge's."""
+        ends = [os.pipe() for _ in range(3)]
+        theirs = [ends[0][0], ends[1][1], ends[2][1]]
+        try:
+            reply = self._ask({"op": "script", "argv": list(argv)}, theirs)
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        return StudentScript(self, reply["pid"], open(ends[0][1], "wb", buffering=0),
+                             open(ends[1][0], "rb"), open(ends[2][0], "rb"))
 
     def end(self, pid: int, grace: float = 0.0) -> dict:
         try:
@@ -291,17 +328,18 @@ class StudentProcess:
         return self.call_in_background(label, target, args, kwargs, keep, background=False).result()
 
     def call_in_background(self, label: str, target: dict, args: tuple = (), kwargs: dict | None = None,
-                           keep: bool = False, background: bool = True) -> "Pending":
+                           keep: bool = False, background: bool = True, times: int | None = None) -> "Pending":
         """Start the call in a thread of the student process and return at once.
 
         Meanwhile the test may make other calls (terminate the node's context, say);
-        `keep`: the result stays in the student process, and comes back as a handle.
+        `keep`: the result stays in the student process, and comes back as a handle;
+        `times`: the call is made that many times over, and the results come back as one list.
         """
         kwargs = kwargs or {}
         text = call_text(label, args, kwargs)
         args, kwargs = _objects_by_name(list(args)), _objects_by_name(kwargs)
         number = self._send({"op": "call", "target": target, "args": args, "kwargs": kwargs,
-                             "keep": keep, "background": background}, f"during {text}")
+                             "keep": keep, "background": background, "times": times}, f"during {text}")
         return Pending(self, number, text)
 
     def get(self, label: str, target: dict):
@@ -338,6 +376,11 @@ class StudentProcess:
         except OSError:
             return 0
 
+    def cpu_time(self) -> float:
+        """CPU seconds the student process has used so far, every thread (ended ones too) counted,
+        read from the kernel's clock of that process (the judge's own look, to the nanosecond)."""
+        return time.clock_gettime(((~self.pid) << 3) | CPUCLOCK_SCHED)
+
     def end(self, grace: float = 0.0) -> dict:
         """Stop the process and everything it started; returns how it ended (once).
 
@@ -351,6 +394,33 @@ class StudentProcess:
                 pass
             self._reader.join(timeout=5)
             self.sock.close()
+        return self.ended
+
+
+class StudentScript:
+    """The student's module running as a program in a student process (Zygote.run_script).
+
+    `stdin`, `stdout`, `stderr` are the judge's ends of its pipes (binary); the judge sees it
+    end through a pidfd (it is the zygote's child, not ours), and `end` stops it and all it started.
+    """
+
+    def __init__(self, zygote: Zygote, pid: int, stdin, stdout, stderr):
+        self.zygote, self.pid = zygote, pid
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self._pidfd = os.pidfd_open(pid)  # the zygote reaps it only when asked: the pid cannot be reused
+        self.ended: dict | None = None
+
+    def wait(self, timeout: float) -> bool:
+        """Whether it has exited, waiting at most `timeout` seconds for it."""
+        return self.ended is not None or bool(select.select([self._pidfd], [], [], timeout)[0])
+
+    def end(self, grace: float = 0.0) -> dict:
+        """Stop it (after `grace` seconds to exit on its own) and everything it started; how it ended (once)."""
+        if self.ended is None:
+            self.ended = self.zygote.end(self.pid, grace)
+            for stream in (self.stdin, self.stdout, self.stderr):
+                stream.close()
+            os.close(self._pidfd)
         return self.ended
 
 
@@ -380,6 +450,9 @@ class Pending:
 def _outcome(process: StudentProcess, text: str, reply: dict):
     if "raised" in reply:
         type_name, message, where = _raised(reply["raised"])
+        if type_name == "NotImplementedError":
+            raise NotWrittenYet(f"not written yet: {text.split('(')[0]} ({text} raised NotImplementedError"
+                                f"{where}: replace the `raise NotImplementedError()` with your code)")
         raise StudentCodeRaised(f"{text} raised {type_name}: {message}{where}", type_name, message)
     if "refused" in reply:
         raise NotPlainData(f"{text}: {str(reply['refused'])[:300]}. Only {wire.PLAIN} travel between "
@@ -448,6 +521,13 @@ def background(remote: Remote, *args, **kwargs) -> Pending:
     return remote._process.call_in_background(remote._label, remote._target, args, kwargs)
 
 
+def repeat(remote: Remote, times: int, *args, **kwargs) -> list:
+    """[remote(*args, **kwargs) for each of `times` calls], in one round trip: thousands of draws from
+    one generator cost one call, not thousands. An exception stops the calls and is raised."""
+    return remote._process.call_in_background(remote._label, remote._target, args, kwargs, background=False,
+                                              times=times).result()
+
+
 def keep(remote: Remote, *args, **kwargs) -> Remote:
     """`remote(*args, **kwargs)`, its result left in the student process: a listening socket, an object."""
     return remote._process.call(remote._label, remote._target, args, kwargs, keep=True)
@@ -495,12 +575,47 @@ def zmq_context(name: str = "zcontext") -> wire.Live:
     return wire.Live("zmq_context", {"name": name}, name)
 
 
+def random_generator(seed: int, name: str = "rng") -> wire.Live:
+    """A random.Random(seed) built in the student process (one per name: the same name, the same generator)."""
+    return wire.Live("random_generator", {"seed": seed, "name": name}, name)
+
+
+def recording_zmq_context(name: str = "zcontext") -> wire.Live:
+    """A zmq.Context built in the student process from which on every socket made there, on any context,
+    records its kind, the student's functions it was made in, its binds and connects, and what it sent
+    and received: `process.handle(it).recording()`. What student code could tamper with, so it decides
+    only what the judge cannot see from outside (which point reached which socket)."""
+    return wire.Live("recording_zmq_context", {"name": name}, name)
+
+
 def text_stream(name: str = "out") -> wire.Live:
     """A text stream built in the student process: each write reaches the judge as a `name` event."""
     return wire.Live("text_stream", {"name": name}, name)
 
 
+_sockets = itertools.count(1)
+
+
+def tcp_socket(label: str = "sock", listening: bool = False) -> wire.Live:
+    """A new TCP socket built in the student process (`listening`: on 127.0.0.1, a port the system
+    chooses): each call describes another one. The judge reads its options itself (duplicate_socket)."""
+    return wire.Live("tcp_socket", {"serial": next(_sockets), "listening": listening}, label)
+
+
+def repeated(parts: list[tuple], label: str = "lines") -> wire.Live:
+    """[value * times for (value, times) in parts], built in the student process: arguments too large
+    to send (lines of megabytes)."""
+    return wire.Live("repeated", {"parts": [[value, times] for value, times in parts]}, label)
+
+
+def library(name: str) -> wire.Live:
+    """A standard module in the student process, to call its functions there:
+    `process.handle(library("socket")).setdefaulttimeout(30)`, `process.handle(library("random")).seed(1)`."""
+    return wire.Live("library", {"name": name}, name)
+
+
 SYS_PIDFD_GETFD = 438  # the same number on every architecture Linux has added it to since 5.6
+CPUCLOCK_SCHED = 2  # a process's CPU clock is ((~pid) << 3) | CPUCLOCK_SCHED (clock_getcpuclockid(3))
 
 
 def duplicate_socket(pid: int, fd: int) -> socket.socket:

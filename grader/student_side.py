@@ -11,9 +11,12 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import runpy
+import socket
 import sys
 import threading
 import time
+import traceback
 
 try:
     from grader import wire
@@ -86,6 +89,7 @@ class Link:
 
 
 LINK: list[Link] = []  # the one link of this process, once serve() has made it
+FOLDER: list[str] = []  # the submission's folder, once serve() has been told it
 
 
 def stand_in(spec: dict):
@@ -153,8 +157,105 @@ def text_stream(spec: dict):
     return Stream()
 
 
+def random_generator(spec: dict):
+    import random
+
+    return random.Random(spec["seed"])
+
+
+RECORD_LIMIT = 20_000  # messages kept per socket and direction (more are counted): a reply stays under MAX_BYTES
+SOCKETS: list[dict] = []  # what every socket has done, once recording_zmq_context has been built
+
+
+def student_functions() -> list[str]:
+    """The names of the student's functions on the calling thread's stack, innermost first."""
+    names, frame = [], sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if FOLDER and isinstance(filename, str) and os.path.dirname(os.path.abspath(filename)) == FOLDER[0]:
+            names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    return names
+
+
+def recording_zmq_context(spec: dict):
+    """A zmq.Context; from now on every socket of every context records itself in SOCKETS."""
+    import zmq
+
+    def plain(message) -> bytes:
+        return message.bytes if isinstance(message, zmq.Frame) else bytes(message)
+
+    def note(record: dict, direction: str, message) -> None:
+        record[direction + "_count"] += 1
+        if len(record[direction]) < RECORD_LIMIT:
+            record[direction].append(plain(message))
+
+    class RecordingSocket(zmq.Socket):
+        record = None  # declared here, so that pyzmq does not take it for a socket option
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.record = {"context": self.context, "kind": zmq.SocketType(self.type).name,
+                           "made_in": student_functions(), "binds": [], "connects": [],
+                           "sent": [], "sent_count": 0, "received": [], "received_count": 0}
+            SOCKETS.append(self.record)
+
+        def bind(self, addr):
+            result = super().bind(addr)
+            self.record["binds"].append(self.last_endpoint.decode())
+            return result
+
+        def connect(self, addr):
+            result = super().connect(addr)
+            self.record["connects"].append(addr if isinstance(addr, str) else bytes(addr).decode())
+            return result
+
+        def send(self, data, *args, **kwargs):
+            result = super().send(data, *args, **kwargs)
+            note(self.record, "sent", data)
+            return result
+
+        def recv(self, *args, **kwargs):
+            message = super().recv(*args, **kwargs)
+            note(self.record, "received", message)
+            return message
+
+    class RecordingContext(zmq.Context):
+        def recording(self) -> list[dict]:
+            """Every socket's record, its context as a number in order of first use."""
+            contexts: list = []
+            for record in SOCKETS:
+                if not any(record["context"] is c for c in contexts):
+                    contexts.append(record["context"])
+            return [{**record, "context": next(i for i, c in enumerate(contexts) if c is record["context"]),
+                     "sent": list(record["sent"]), "received": list(record["received"])} for record in SOCKETS]
+
+    zmq.Context._socket_class = RecordingSocket
+    return RecordingContext()
+
+
+def tcp_socket(spec: dict):
+    """A fresh TCP/IPv4 socket of the process's own: unconnected, or (`listening`) listening on 127.0.0.1,
+    a port the system chooses. For functions that are given a socket (a listener to accept on)."""
+    if spec.get("listening"):
+        return socket.create_server(("127.0.0.1", 0))
+    return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+
+def repeated(spec: dict) -> list:
+    """[value * times, ...]: large arguments (lines of megabytes) made here rather than sent."""
+    return [value * times for value, times in spec["parts"]]
+
+
+def library(spec: dict):
+    """A module of the standard library, for process-wide settings an application may make
+    (`socket.setdefaulttimeout(30)`)."""
+    return importlib.import_module(spec["name"])
+
+
 BUILDERS = {"stand_in": stand_in, "memcached_client": memcached_client, "zmq_context": zmq_context,
-            "text_stream": text_stream}
+            "text_stream": text_stream, "random_generator": random_generator, "library": library,
+            "recording_zmq_context": recording_zmq_context, "tcp_socket": tcp_socket, "repeated": repeated}
 
 
 BUILT: dict = {}  # one object per description: the same `mc` in every call is the same client
@@ -217,7 +318,9 @@ def run(module, request: dict, kept: dict, folder: str) -> dict:
         target = resolve(module, request["target"], kept)
         if request["op"] == "get":
             return reply | {"ok": target}
-        result = target(*build(request["args"], kept), **build(request["kwargs"], kept))
+        args, kwargs = build(request["args"], kept), build(request["kwargs"], kept)
+        times = request.get("times")
+        result = target(*args, **kwargs) if times is None else [target(*args, **kwargs) for _ in range(times)]
     except BaseException as exc:  # SystemExit and KeyboardInterrupt too: they are the student's
         return reply | {"raised": describe(exc, folder)}
     if request.get("keep") or (callable(result) and not isinstance(result, type)):
@@ -256,6 +359,7 @@ def serve(sock, module_name: str, folder: str) -> None:
     sys.stdout = sys.stderr = out
     link = Link(sock, out)
     LINK.append(link)
+    FOLDER.append(folder)
     kept: dict = {}
     try:
         module = importlib.import_module(module_name)
@@ -269,3 +373,33 @@ def serve(sock, module_name: str, folder: str) -> None:
                              name=f"judge-call-{request.get('id')}", daemon=True).start()
         else:
             link.send(run(module, request, kept, folder))
+
+
+def run_script(module_name: str, folder: str, argv: list) -> int:
+    """The module run as a program, as `python -u MODULE.py ARGV...` would: __main__, with sys.argv,
+    unbuffered UTF-8 standard streams on descriptors 0, 1 and 2; returns its exit status."""
+    path = os.path.join(folder, f"{module_name}.py")
+    sys.argv = [f"{module_name}.py", *argv]
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                  errors="backslashreplace", write_through=True)
+    try:
+        runpy.run_path(path, run_name="__main__")
+        for thread in threading.enumerate():  # the interpreter waits for these before it exits
+            if not thread.daemon and thread is not threading.current_thread():
+                thread.join()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if exc.code is None or type(exc.code) is int else 1
+        if type(exc.code) is not int and exc.code is not None:
+            print(exc.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    return code or 0

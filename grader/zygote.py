@@ -9,11 +9,21 @@ of student code:
   and processes when it has a user of its own), hard and soft alike;
 - becomes the unprivileged student user when this process runs as root (and may
   never gain privileges again: no setuid binary helps it);
+- as root, gets its own small tmpfs over its home, /tmp, /var/tmp and /dev/shm
+  (private_scratch), so it cannot fill the disk or leave files for others;
 - keeps only the socket to the judge (stdin, stdout and stderr are /dev/null;
   everything else this process had open is closed), a minimal environment, and
   the folder of the submission's .py files as its working directory and first
   entry of sys.path;
 - then imports the module and answers the judge (student_side.py).
+
+Two variations, each asked for by the judge with the request: `script` runs the
+module as a program (`python keepalive.py server 1060`: __main__, with the
+arguments given and pipes of the judge's as its standard streams, instead of the
+socket); `network: private` gives the child a network namespace of its own, made
+while it is still root, where it has nothing but a loopback interface it cannot
+configure (the judge enters that namespace to place a peer there and to take the
+loopback down: see private_network).
 
 Only the libraries the assignment allows are preloaded (pymemcache for 01): once it
 has its own user, a student process may not read site-packages to import others.
@@ -41,9 +51,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PRELOAD = ("json", "pickle", "hashlib", "random", "functools", "socket", "selectors", "threading", "struct",
            "base64", "math", "collections", "encodings.idna")
 SUBMODULES = {"pymemcache": ("pymemcache.client.base", "pymemcache.client.hash", "pymemcache.client.retrying",
-                             "pymemcache.serde", "pymemcache.exceptions")}
+                             "pymemcache.serde", "pymemcache.exceptions"),
+              "zmq": ("zmq.utils.monitor", "zmq.asyncio", "zmq.devices", "zmq.decorators")}
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
+MS_NOSUID, MS_NODEV = 2, 4
 CLONE_NEWNS, MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 1, 32, 4096, 16384, 1 << 18
+CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
 LIMITS = {"cpu": resource.RLIMIT_CPU, "address_space": resource.RLIMIT_AS, "file_size": resource.RLIMIT_FSIZE,
           "open_files": resource.RLIMIT_NOFILE, "processes": resource.RLIMIT_NPROC, "core": resource.RLIMIT_CORE}
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -85,11 +98,57 @@ def expose_stdlib(config: dict) -> None:
             module.__path__[:] = map(seen, module.__path__)
 
 
-def become_student(config: dict, conn_fd: int) -> None:
-    """Everything a child does before student code runs; see the module's docstring."""
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # where anyone may write, on a usual system
+
+
+def private_scratch(config: dict) -> bool:
+    """As root, before becoming the student: a mount namespace of this child's own, where its home and
+    every place anyone may write are small, empty tmpfs mounts. The student can neither fill the disk
+    nor leave a file behind for the next test or a classmate. False when the kernel refuses."""
+    size = config["limits"].get("scratch") or (64 << 20)
+    if _libc.unshare(CLONE_NEWNS) != 0 or _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return False
+    home = config["env"]["HOME"]
+    for place in (*SCRATCH, home):
+        if os.path.isdir(place) and not os.path.islink(place):
+            options = f"size={size},mode={'0700' if place == home else '1777'}".encode()
+            if _libc.mount(b"tmpfs", place.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
+                return False
+    os.chown(home, config["uid"], config["gid"])
+    return True
+
+
+def private_network() -> None:
+    """A network namespace of the child's own (before it drops privileges): only a loopback, down.
+
+    As root, the namespace belongs to the machine's user namespace, so the student user,
+    holding no capability there, can neither configure it nor leave it. Without root, a
+    user namespace of its own comes first (the grader's user, mapped to itself): such a
+    child keeps capabilities inside it, but without root it is the grader's user anyway.
+    """
+    if os.geteuid() == 0:
+        if _libc.unshare(CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+        return
+    uid, gid = os.getuid(), os.getgid()
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWUSER | CLONE_NEWNET)")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+
+
+def become_student(config: dict, keep: int | None = None, stdio: tuple[int, int, int] | None = None) -> None:
+    """Everything a child does before student code runs; see the module's docstring.
+
+    `keep`: the one descriptor it keeps beside its standard streams (the socket to the judge);
+    `stdio`: what its standard streams are (the judge's pipes, for a script), /dev/null when None.
+    """
     os.setsid()
+    if config["uid"] is not None:
+        private_scratch(config)  # when refused (a container without CAP_SYS_ADMIN): the file size limit only
     for name, value in config["limits"].items():
-        if value is not None:
+        if name in LIMITS and value is not None:  # "scratch" is private_scratch's
             resource.setrlimit(LIMITS[name], (value, value))
     if config["uid"] is not None:
         os.setgroups([])
@@ -97,10 +156,13 @@ def become_student(config: dict, conn_fd: int) -> None:
         os.setuid(config["uid"])
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.closerange(3, conn_fd)
-    os.closerange(conn_fd + 1, 65536)
+    for fd, source in zip((0, 1, 2), stdio or (null, null, null)):
+        os.dup2(source, fd)
+    if keep is None:
+        os.closerange(3, 65536)
+    else:
+        os.closerange(3, keep)
+        os.closerange(keep + 1, 65536)
     os.chdir(config["folder"])
     os.environ.clear()
     os.environ.update(config["env"])
@@ -108,18 +170,30 @@ def become_student(config: dict, conn_fd: int) -> None:
 
 
 SETUP_FAILED = 111  # the exit status of a child that could not be locked down: the grader's problem
+NO_PRIVATE_NETWORK = 112  # ... that could not have a network namespace of its own: the machine's limit
 
 
-def child(config: dict, conn_fd: int) -> None:
+def child(config: dict, request: dict, fds: list[int]) -> None:
+    """A student process: serves the judge over fds[0], or (`script`) runs the module with fds as stdio."""
+    code = 0
     try:
+        if request.get("network") == "private":
+            try:
+                private_network()
+            except BaseException:
+                os._exit(NO_PRIVATE_NETWORK)
+        script = request["op"] == "script"
         try:
-            become_student(config, conn_fd)
+            become_student(config, None if script else fds[0], tuple(fds[:3]) if script else None)
         except BaseException:
             os._exit(SETUP_FAILED)
         side = sys.modules["_grader_student_side"]
-        side.serve(socket.socket(fileno=conn_fd), config["module"], config["folder"])
+        if script:
+            code = side.run_script(config["module"], config["folder"], request["argv"])
+        else:
+            side.serve(socket.socket(fileno=fds[0]), config["module"], config["folder"])
     finally:
-        os._exit(0)
+        os._exit(code)
 
 
 def descendants() -> list[int]:
@@ -222,12 +296,13 @@ def main() -> None:
             kill_everything()
             return
         request = wire.loads(data)
-        if request["op"] == "spawn":
+        if request["op"] in ("spawn", "script"):
             pid = os.fork()
             if pid == 0:
                 control.close()
-                child(config, fds[0])
-            os.close(fds[0])
+                child(config, request, fds)
+            for fd in fds:
+                os.close(fd)
             control.send(wire.dumps({"pid": pid}))
         elif request["op"] == "end":
             control.send(wire.dumps(end(request["pid"], request.get("grace", 0.0))))

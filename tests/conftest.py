@@ -92,7 +92,7 @@ def submission(tmp_path):
 @contextlib.contextmanager
 def zygote_for(module: str, source: str) -> Iterator[Zygote]:
     """A zygote for a box holding `module`.py with `source`, handed over as grading hands boxes over."""
-    with tempfile.TemporaryDirectory(prefix="grader-student-", dir=lockdown.BOXES) as boxes:
+    with tempfile.TemporaryDirectory(prefix="grader-student-", dir=lockdown.boxes()) as boxes:
         box = Path(boxes, module)
         (box / "code").mkdir(parents=True)
         (box / "code" / f"{module}.py").write_text(source)

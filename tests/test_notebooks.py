@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import csv
+import html as html_module
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,9 +19,11 @@ from conftest import ASSIGNMENTS, answered_lab, assignment
 from nbclient import NotebookClient
 
 from grader import nbgrader_gradebook, pipeline
+from grader.nbgrader_feedback import TRACEBACK_CUT
 from grader.course import ROOT
 from grader.formats import gradescope
 from grader.scoring import FAILED, PASSED, AssignmentResult, Outcome, TestResult, TestSpec
+from grader.stripping import HIDDEN_TESTS, region_lines
 
 WITH_LABS = [id for id in ASSIGNMENTS if (assignment(id).solution_dir / "lab.ipynb").exists()]
 VENV_PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # nbgrader calls alembic
@@ -104,6 +108,11 @@ def test_nbgrader_generate_assignment_writes_what_grader_generate_writes(tmp_pat
 # -- one gradebook, three students -----------------------------------------------------
 
 
+def html_text(page: str) -> str:
+    """The text a browser shows for an nbconvert page (code is split into highlighted spans)."""
+    return html_module.unescape(re.sub(r"<[^>]+>", "", page))
+
+
 def _results(id, score, most):
     spec = TestSpec("t.py::test_everything", "test_everything", "Everything works.", most, 10)
     outcome = Outcome(PASSED) if score == most else Outcome(FAILED, "assert 1 == 2")
@@ -180,9 +189,15 @@ def test_gradebook_round_trip_for_three_students(tmp_path):
         theirs = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
     assert theirs == {"ada": 86, "bob": 41, "cy": 8, "dee": 12, "eve": 0}
 
-    nbgrader("generate_feedback", id)  # and the hidden tests reach the student with the notebook's feedback
+    nbgrader("generate_feedback", id)  # the hidden tests' verdicts reach the student, never their code
     html = (tmp_path / "feedback" / "bob" / id / "lab.html").read_text()
     assert "hidden test(s) failed" in html and "test_everything" in html
+    hidden = {line.strip() for cell in source.cells if cell.cell_type == "code"
+              for line in region_lines(cell.source.splitlines(), HIDDEN_TESTS) if len(line.strip()) > 8}
+    assert hidden, "the lab has hidden tests: this check would prove nothing without them"
+    shown = {line.strip() for line in html_text(html).splitlines()}
+    assert hidden & shown == set(), f"bob's feedback shows the lab's hidden tests: {sorted(hidden & shown)[:3]}"
+    assert TRACEBACK_CUT in html, "a failing hidden-test cell should show its error without the traceback"
 
 
 def test_the_gradebook_commands_say_which_command_comes_first(tmp_path):

@@ -1,17 +1,24 @@
-"""The README's commands are tests: every ```console block, run exactly as written, does what it says.
+"""The documentation's commands are tests: every ```console block, run exactly as written, does what it says.
 
 In a fresh copy of the repository (its tracked files, as a clone has them), with
 three students in class/ (ada handed in the reference, bob the skeleton, cy a
 partly written squares.py) and the three of them in classroom/roster.csv, as an
-instructor would set up a round, every ```console block of README.md runs in
-order, each line in its own bash (so no line may lean on an earlier activation or
-`cd`), from the copy's root, without the virtual environment on PATH. Then the
-console blocks of the handouts README.md links run, the way a student runs them:
-each `$ ` line in the handout's own folder beside a complete module (solutions/<id>/,
-the handout's source) with the virtual environment active; output the handout shows
-must be the output got. ```sh blocks are for another machine (GitHub, Gradescope)
-and are not run. Commands that cannot run here are listed in NOT_RUN, each with
-its reason, and every entry must still match a command, so the list cannot rot.
+instructor would set up a round, every ```console block of README.md, then of
+docs/instructors.md, then of docs/contributing.md runs in order, each line in its
+own bash (so no line may lean on an earlier activation or `cd`), from the copy's
+root, without the virtual environment on PATH. Then the console blocks of the
+handouts these guides link run, the way a student runs them: each `$ ` line in the
+handout's own folder beside a complete module (solutions/<id>/, the handout's
+source) with the virtual environment active; output the handout shows must be the
+output got. Last, the students' README (the template's) runs the same way at the
+root of a student's repository: the released template with every module written.
+```sh blocks are for another machine (GitHub, Gradescope) and are not run.
+Commands that cannot run here are listed in NOT_RUN, each with its reason, and
+every entry must still match a command, so the list cannot rot.
+
+Every relative link of these files (and of the template as released) must point at
+a file that exists, and a `#fragment` at one of its headings, so that moving a
+section cannot leave a reader at a dead end.
 """
 from __future__ import annotations
 
@@ -22,19 +29,22 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import answered_lab, assignment
+from markdown_it import MarkdownIt
 
+from grader import course, generate, release
 from grader.course import ROOT
-from grader.stripping import solution_lines, strip_solutions
+from grader.stripping import drop_markers, solution_lines, strip_solutions
 
 NOT_RUN = {  # a command containing the key is not run here, for the reason given
     ".venv/bin/pytest": "the whole suite: what CI runs, and this test is part of it",
-    "jupyter lab": "formgrader is a browser session where a person grades the written answers",
+    "jupyter lab": "a browser session a person works in (formgrader for the written answers, a student's lab)",
     "sudo apt-get install": "installs a system package for a student (setup.sh did it here)",
     "pip install": "installs into a student's own environment (the course's .venv has it all)",
     "python squares.py": "needs a memcached of the student's own on 127.0.0.1:11211, and prints timings",
@@ -42,11 +52,15 @@ NOT_RUN = {  # a command containing the key is not run here, for the reason give
     "keepalive.py server": "a server that runs until it is stopped by hand",
     "keepalive.py client": "an interactive client: the student types into it",
     "sudo iptables": "changes this machine's firewall",
+    "benchmarks/": "prints this machine's figures and asserts none; it grades every reference again, or waits "
+                   "for dead peers, for minutes",
 }
 OUTPUT_VARIES = {"python queuepi.py": "an estimate of pi and a rate that differ from run to run",
                  "python workqueue.py": "timings that differ from run to run"}
 
-ID = "01-cache-aside"  # the assignment of the README's round
+GUIDES = ("README.md", "docs/instructors.md", "docs/contributing.md")  # an instructor's, run in this order
+STUDENTS_README = Path("grader/student_template/README.md")  # the template's: every student's repository has it
+ID = "01-cache-aside"  # the assignment of the instructors' guide's round
 STUDENTS = ("ada", "bob", "cy")
 LINE_TIMEOUT = 900  # seconds one command may take (grading every reference is the longest)
 
@@ -59,7 +73,9 @@ class Command:
 
 
 def console_blocks(markdown: str) -> list[list[str]]:
-    return [block.splitlines() for block in re.findall(r"^```console\n(.*?)^```", markdown, re.M | re.S)]
+    """Their lines, a block indented under a list item included (its indentation taken off)."""
+    found = re.findall(r"^( *)```console\n(.*?)^\1```", markdown, re.M | re.S)
+    return [[line.removeprefix(indent) for line in block.splitlines()] for indent, block in found]
 
 
 def commands(guide: Path) -> list[Command]:
@@ -84,10 +100,55 @@ def commands(guide: Path) -> list[Command]:
     return out
 
 
-def linked_guides(readme: Path) -> list[Path]:
-    links = re.findall(r"\]\(([^)#:]+\.md)\)", readme.read_text())
-    return [g for g in dict.fromkeys((readme.parent / link).resolve() for link in links)
-            if g.is_file() and console_blocks(g.read_text())]
+# -- links ----------------------------------------------------------------------------------
+
+MARKDOWN = MarkdownIt("commonmark").enable("table")
+
+
+def relative_links(markdown: str) -> list[str]:
+    """The targets of a document's links and images that are not URLs (code spans hold none)."""
+    inline = [child for token in MARKDOWN.parse(markdown) for child in token.children or []]
+    targets = [c.attrGet("href") if c.type == "link_open" else c.attrGet("src")
+               for c in inline if c.type in ("link_open", "image")]
+    return [str(t) for t in targets if t and not re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:", str(t))]
+
+
+def anchors(markdown: str) -> set[str]:
+    """The ids GitHub gives a document's headings: lower case, punctuation dropped, spaces as hyphens."""
+    tokens = MARKDOWN.parse(markdown)
+    seen: Counter[str] = Counter()
+    out = set()
+    for heading, inline in zip(tokens, tokens[1:]):
+        if heading.type == "heading_open":
+            text = "".join(c.content for c in inline.children or [] if c.type in ("text", "code_inline"))
+            slug = re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
+            out.add(f"{slug}-{seen[slug]}" if seen[slug] else slug)
+            seen[slug] += 1
+    return out
+
+
+def broken_links(document: Path) -> list[str]:
+    """Its relative links whose file, or whose heading in a Markdown file, does not exist."""
+    broken = []
+    for link in relative_links(document.read_text()):
+        path, _, fragment = link.partition("#")
+        target = (document.parent / path) if path else document
+        if not target.exists():
+            broken.append(f"{link}: no such file")
+        elif fragment and target.suffix == ".md" and fragment not in anchors(target.read_text()):
+            broken.append(f"{link}: no such heading in {target.name}")
+    return broken
+
+
+def linked(document: Path) -> list[Path]:
+    return list(dict.fromkeys((document.parent / link.partition("#")[0]).resolve()
+                              for link in relative_links(document.read_text()) if not link.startswith("#")))
+
+
+def handouts() -> list[Path]:
+    """The handouts the guides link (assignments/<id>/README.md), in the order they are linked."""
+    found = dict.fromkeys(target for guide in GUIDES for target in linked(ROOT / guide))
+    return [t for t in found if t.name == "README.md" and t.is_relative_to(ROOT / "assignments")]
 
 
 def not_run(command: Command) -> str | None:
@@ -121,6 +182,16 @@ def make_class(copy: Path) -> None:
     (copy / "classroom" / "roster.csv").write_text("student,github_username,repository\n" + rows)
 
 
+def students_repository(dest: Path) -> list[Path]:
+    """The template as released, every module written as the reference writes it: a student who is done."""
+    files = release.build_template(dest, course.available())
+    for a in course.available():
+        for rel in generate.students_files(a):
+            source = a.solution_dir / rel
+            (dest / "assignments" / a.id / rel).write_text(drop_markers(source.read_text(), source=str(source)))
+    return files
+
+
 def fresh_copy(dest: Path) -> Path:
     """The tracked files of this checkout, as a clone has them, and a git index to tell what is ignored."""
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
@@ -140,15 +211,18 @@ def fresh_copy(dest: Path) -> Path:
 # -- running them -------------------------------------------------------------------------
 
 
-def run(command: Command, copy: Path, env: dict, venv_env: dict) -> subprocess.CompletedProcess:
-    if command.guide.name == "README.md" and command.guide.parent == ROOT:
-        cwd, environment = copy, env
-    else:  # a handout: where the student's complete module is, with their environment active
-        folder = command.guide.parent.relative_to(ROOT)
-        if folder.parts[0] == "assignments":
-            folder = Path("solutions", *folder.parts[1:])
-        cwd, environment = copy / folder, venv_env
-    return subprocess.run(["bash", "-c", command.text], cwd=cwd, env=environment, capture_output=True,
+def place(guide: Path, copy: Path, student: Path) -> tuple[Path, bool]:
+    """Where a guide's commands run, and whether as a student does (their virtual environment active)."""
+    rel = guide.relative_to(ROOT)
+    if rel.as_posix() in GUIDES:
+        return copy, False
+    if rel == STUDENTS_README:
+        return student, True
+    return copy / "solutions" / rel.parent.name, True  # a handout: beside the complete module, its source
+
+
+def run(command: Command, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-c", command.text], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=LINE_TIMEOUT)
 
 
@@ -176,12 +250,25 @@ def secrets(student_folder: Path) -> set[str]:
     return answers - given - own - {""}
 
 
+def test_every_relative_link_points_at_a_file_and_heading_that_exist(tmp_path):
+    """Every Markdown file of the repository, and of the template as released (its README is written for there)."""
+    tracked = subprocess.run(["git", "ls-files", "-z", "*.md"], cwd=ROOT, capture_output=True, check=True).stdout
+    documents = [ROOT / name for name in filter(None, tracked.decode().split("\0")) if Path(name) != STUDENTS_README]
+    documents += [path for path in students_repository(tmp_path / "student") if path.suffix == ".md"]
+    broken = [f"{doc}: {link}" for doc in documents if doc.is_file() for link in broken_links(doc)]
+    assert broken == [], "links that lead nowhere:\n" + "\n".join(broken)
+    read_on = set(linked(ROOT / "README.md"))
+    assert {(ROOT / doc).resolve() for doc in (*GUIDES[1:], STUDENTS_README)} <= read_on, \
+        "the README must link the guides and the students' README"
+
+
 @pytest.mark.timeout(40 * 60)  # the whole round, one command after another; a few minutes on two cores
 def test_every_console_block_runs_as_written_and_does_what_it_says(tmp_path):
-    """The README's round for three students, and every other console command of the README and its handouts."""
-    readme = ROOT / "README.md"
-    todo = commands(readme) + [c for guide in linked_guides(readme) for c in commands(guide)]
-    assert any("gradebook export" in c.text for c in todo), "the README's round is missing"
+    """The instructors' round for three students, and every other console command of the guides, the handouts
+    and the students' README."""
+    guides = [ROOT / guide for guide in GUIDES] + handouts() + [ROOT / STUDENTS_README]
+    todo = [c for guide in guides for c in commands(guide)]
+    assert any("gradebook export" in c.text for c in todo), "the instructors' guide's round is missing"
     unused = [key for key in NOT_RUN if not any(key in c.text for c in todo)]
     assert unused == [], f"NOT_RUN names commands no guide has any more: {unused}"
     installed = Path(sys.prefix, ".installed-pyproject")
@@ -190,11 +277,14 @@ def test_every_console_block_runs_as_written_and_does_what_it_says(tmp_path):
 
     copy = fresh_copy(tmp_path / "course")
     make_class(copy)
+    student = tmp_path / "student"
+    students_repository(student)
     bin_dir = str(Path(sys.prefix) / "bin")
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "MEMCACHED_SERVERS", "VIRTUAL_ENV"))}
     path = os.pathsep.join(p for p in base.get("PATH", "").split(os.pathsep) if p != bin_dir)
     env = dict(base, PATH=path, PYTHONPATH=str(copy))
     venv_env = dict(env, PATH=bin_dir + os.pathsep + path, VIRTUAL_ENV=sys.prefix)
+    places = {guide: place(guide, copy, student) for guide in guides}
 
     outputs: dict[str, str] = {}
     skipped = []
@@ -203,7 +293,8 @@ def test_every_console_block_runs_as_written_and_does_what_it_says(tmp_path):
         if reason:
             skipped.append(f"{command.text}: {reason}")
             continue
-        done = run(command, copy, env, venv_env)
+        cwd, as_student = places[command.guide]
+        done = run(command, cwd, venv_env if as_student else env)
         assert done.returncode == 0, (f"{command.guide.relative_to(ROOT)}: `{command.text}` exited "
                                       f"{done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
         outputs[command.text] = done.stdout + done.stderr

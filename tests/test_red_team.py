@@ -18,6 +18,8 @@ import json
 import os
 import re
 import socket
+import subprocess
+import sys
 import sysconfig
 import time
 from pathlib import Path
@@ -30,6 +32,7 @@ from rich.console import Console
 from grader import course, lockdown, report
 from grader.child import Limits
 from grader.formats import gradescope
+from grader.student_process import Limits as StudentLimits
 
 CACHE = "01-cache-aside"
 SKELETON = (course.SKELETONS / CACHE / "squares.py").read_text()
@@ -386,6 +389,27 @@ def open_fds():
 
 def environment():
     return dict(os.environ)
+
+def scratch():
+    """Every place this process may write, with the size of the file system it is on."""
+    places = {}
+    for place in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", os.environ["HOME"], ".", "/var/lib/grader-boxes"):
+        if os.path.isdir(place) and os.access(place, os.W_OK):
+            found = os.statvfs(place)
+            places[place] = found.f_blocks * found.f_frsize
+    return places
+
+def signal_to(pid):
+    try:
+        os.kill(pid, 0)
+        return "delivered"
+    except OSError as exc:
+        return type(exc).__name__
+
+def leave(name):
+    with open(os.path.join("/tmp", name), "w") as f:
+        f.write("x")
+    return sorted(os.listdir("/tmp"))
 '''
 
 
@@ -441,8 +465,65 @@ def test_the_student_process_reaches_loopback_only(spy):
     assert "lo" in spy.interfaces()
 
 
-def test_the_judge_never_imports_the_students_module():
+@ROOTED
+def test_the_student_process_writes_only_to_small_scratch_space_of_its_own(spy):
+    """Its home, /tmp and the like are tmpfs mounts of Limits.scratch bytes; nothing else is writable."""
+    places = spy.scratch()
+    assert places and set(places) <= {"/tmp", "/var/tmp", "/dev/shm", "/run/lock", spy.environment()["HOME"]}, places
+    assert all(size <= StudentLimits().scratch for size in places.values()), places
+    assert spy.leave("red-team-note") == ["red-team-note"]
+
+
+@ROOTED
+def test_a_file_left_in_tmp_is_gone_for_the_next_process():
+    with zygote_for("spy", SPY) as zygote:
+        first, second = zygote.spawn(), zygote.spawn()
+        for process in (first, second):
+            process.start(timeout=30)
+        first.module().leave("red-team-note")
+        assert "red-team-note" not in second.module().leave("other")
+        first.end(), second.end()
+
+
+@ROOTED
+def test_students_graded_side_by_side_cannot_read_or_signal_each_other(monkeypatch):
+    """Slot 2 has its own user: its process cannot read slot 1's submission nor signal slot 1's process."""
+    assert lockdown.make_users(2) == []
+    with zygote_for("spy", SPY) as one:
+        monkeypatch.setenv(lockdown.SLOT_ENV, "2")
+        with zygote_for("spy", SPY) as two:
+            first, second = one.spawn(), two.spawn()
+            for process in (first, second):
+                process.start(timeout=30)
+            assert first.module().whoami()[0] != second.module().whoami()[0]
+            assert not second.module().can_read(str(one.box.folder / "spy.py"))
+            assert second.module().signal_to(first.pid) == "PermissionError"
+            first.end(), second.end()
+
+
+def test_a_slot_network_is_a_loopback_of_its_own():
+    """What grade-class gives each student as root: only `lo`, up, where a listener of ours outside is not."""
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    with socket.create_server(("127.0.0.1", 0)) as outside:
+        probe = ("from grader import lockdown; import socket\n"
+                 "assert lockdown.own_network() is None\n"
+                 "print(sorted(n for _, n in socket.if_nameindex()))\n"
+                 "with socket.create_server(('127.0.0.1', 0)) as own, socket.create_connection(own.getsockname()):\n"
+                 "    print('own loopback answers')\n"
+                 f"try:\n    socket.create_connection(('127.0.0.1', {outside.getsockname()[1]}), timeout=2)\n"
+                 "    print('reached outside')\nexcept OSError:\n    print('outside unreachable')\n")
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["['lo']", "own loopback answers", "outside unreachable"]
+
+
+@pytest.mark.parametrize("judged", [a for a in course.CATALOGUE if a.judged], ids=lambda a: a.id)
+def test_the_judge_never_imports_the_students_module(judged):
     """The hidden tests of a judged assignment reach the module only through a student process."""
-    for path in (course.HIDDEN / CACHE).glob("*.py"):
+    module = judged.module_name
+    for path in judged.hidden_dir.glob("*.py"):
         text = path.read_text()
-        assert "import squares" not in text and "student(\"squares\")" not in text, path.name
+        assert not re.search(rf"^\s*(from|import)\s+{module}\b", text, re.M), path.name
+        assert f"student(\"{module}\")" not in text, path.name
+        assert "run_python" not in text, path.name

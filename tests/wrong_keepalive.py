@@ -68,3 +68,34 @@ WRONG = [
             ("test_client_mode_sends_the_lines_typed",),
             (('(line.rstrip("\\n") for line in sys.stdin)', "sys.stdin"),)),
 ]
+
+# Correct implementations other than the reference's: each must earn full marks.
+BY_HAND = (
+    ("    listener = socket.create_server((host, port))\n    enable_keepalive(listener, idle, interval, count)\n",
+     "    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+     "    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+     "    enable_keepalive(listener, idle, interval, count)\n"
+     "    listener.bind((host, port))\n"
+     "    listener.listen(8)\n"),
+    ("    chunks = []\n", "    received = bytearray()\n    buffer = memoryview(bytearray(16384))\n"),
+    (RECV + CATCH, "                size = connection.recv_into(buffer)\n"
+                   "            except (TimeoutError, ConnectionError):\n"),
+    ("            if not chunk:  # the peer closed the connection\n", "            if size == 0:\n"),
+    ("            chunks.append(chunk)\n", "            chunk = bytes(buffer[:size])\n            received += chunk\n"),
+    ('    return b"".join(chunks)\n', "    return bytes(received)\n"),
+    ("    with socket.create_connection((host, port)) as connection:\n        enable_keepalive(connection)\n",
+     "    connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+     "    enable_keepalive(connection, 30, 5, 4)\n"
+     "    connection.connect((host, port))\n"
+     '    with connection, connection.makefile("wb") as out:\n'),
+    ("            connection.sendall(data)\n", "            out.write(data)\n"),
+    ("            sys.stdout.buffer.write(chunk)\n            sys.stdout.buffer.flush()\n",
+     '            print(chunk.decode("utf-8", "replace"), end="", flush=True)\n'),
+    ('(line.rstrip("\\n") for line in sys.stdin)', "sys.stdin.read().splitlines()"),
+)
+
+RIGHT = [
+    Variant(A, "by-hand-and-file-objects", "a listener built by hand, receive with recv_into a bytearray, send_lines "
+            "through makefile('wb') with timings of its own, a server printing text, a client reading all of stdin",
+            (), BY_HAND),
+]

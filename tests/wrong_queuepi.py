@@ -1,4 +1,5 @@
-"""Wrong queuepi.py submissions: one realistic mistake each, and the hidden tests that catch it."""
+"""Wrong queuepi.py submissions: one realistic mistake each, and the hidden tests that catch it (WRONG);
+and correct alternatives to the reference that the hidden tests must accept in full (RIGHT)."""
 from variants import Variant
 
 A = "03-queuepi"
@@ -109,4 +110,65 @@ WRONG = [
     Variant(A, "tally-forgets-on-termination", "returns None when terminated instead of the latest estimate",
             ("test_tally_without_points_returns_the_latest_estimate_when_terminated",),
             ((TALLY_END, TALLY_END.replace("        pass\n", "        return None\n")),)),
+]
+
+# -- correct alternatives ----------------------------------------------------------------------------------
+
+# Pacing instead of an unbounded queue: bitsource publishes exactly `points`, never more than a window ahead
+# of tally's count, each decision tally counts sending it one credit back over an inproc PUSH/PULL pair of
+# the student's own. That PULL is not tally's: the hidden tests must not count what it receives.
+CREDITS_CLASS = '''ATTEMPTS = 3
+WINDOW = 200  # points bitsource may publish ahead of tally's count: well under the high-water mark (1000)
+
+
+class Credits:
+    """tally's `out`: counts its lines as Progress does, and sends bitsource a credit for each."""
+
+    def __init__(self, zcontext, url):
+        self.progress = Progress()
+        self.push = open_socket(zcontext, zmq.PUSH)
+        self.push.connect(url)
+
+    def write(self, text):
+        self.progress.write(text)
+        for _ in range(text.count("\\n")):
+            self.push.send(b"")
+
+    def flush(self):
+        pass
+'''
+PACED_START = '''    monitor.linger = 0
+    pacer = open_socket(zcontext, zmq.PULL)
+    try:
+        zsock.bind(url)
+        if credits is not None:
+            pacer.bind(credits)
+'''
+PACED_LOOP = '''        for sent in repeat(None) if count is None else range(count):
+            if credits is not None and sent >= WINDOW:
+                pacer.recv()  # tally counted one more: one more point may go
+            zsock.send_string(ones_and_zeros(2 * B, rng))
+'''
+CREDITS = (
+    ("              count: int | None = None, subscribers: int = 0) -> None:",
+     "              count: int | None = None, subscribers: int = 0, credits: str | None = None) -> None:"),
+    ("    monitor.linger = 0\n    try:\n        if count is not None:\n"
+     "            zsock.sndhwm = 0  # a batch that ends: queue all of it rather than drop points for the slow judge\n"
+     "        zsock.bind(url)\n", PACED_START),
+    ("        for _ in repeat(None) if count is None else range(count):\n"
+     "            zsock.send_string(ones_and_zeros(2 * B, rng))\n", PACED_LOOP),
+    ("        close_sockets(zsock, monitor)\n", "        close_sockets(zsock, monitor, pacer)\n"),
+    ("ATTEMPTS = 3\n", CREDITS_CLASS),
+    ("    progress = Progress()\n    counted = []\n",
+     '    credits = Credits(zcontext, "inproc://credits")\n    progress = credits.progress\n    counted = []\n'),
+    ("start_thread(lambda: counted.append(tally(zcontext, pushpull, points, progress)))",
+     "start_thread(lambda: counted.append(tally(zcontext, pushpull, points, credits)))"),
+    (START_BITSOURCE, 'start_thread(bitsource, zcontext, pubsub, None, points, 2, "inproc://credits")'),
+    ("    zcontext.term()  # every node returns, its sockets closed\n",
+     "    close_sockets(credits.push)  # tally is done with it\n    zcontext.term()  # every node returns, its sockets closed\n"),
+)
+
+RIGHT = [
+    Variant(A, "credits-over-inproc", "estimate_pi paces bitsource with credits that tally's `out` sends back over "
+            "an inproc PUSH/PULL pair of its own, instead of lifting the high-water mark", (), CREDITS),
 ]

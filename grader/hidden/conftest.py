@@ -41,7 +41,6 @@ settings.register_profile(
 settings.load_profile("grading")
 
 
-
 @pytest.fixture(scope="session")
 def student_box(pytestconfig) -> Path:
     folder = pytestconfig.getoption("student_box", default=None)

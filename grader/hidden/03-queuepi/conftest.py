@@ -1,43 +1,51 @@
-"""Fixtures for 03-queuepi: the student's queuepi module, its nodes in threads, and the test's peers."""
+"""Fixtures for 03-queuepi, graded through a student process.
+
+The judge never imports queuepi.py: `queuepi` is the module in a fresh student
+process, each node runs there in a thread of its own (a background call) on a
+zmq.Context built there, and the judge plays the node's peers with its own sockets
+over real TCP (queuepi_peers.py). Verdicts come from what reaches those sockets,
+what the nodes return, and the judge's own clock and look at the process.
+"""
 from __future__ import annotations
 
 import pytest
 import zmq
-from queuepi_peers import Asker, NodeRun, Peers, Publisher, Pythagoras, free_url, receive, single_frame
+from queuepi_peers import Asker, Node, Peers, Publisher, Pythagoras, free_url, receive, single_frame
+
+from grader.student_process import StudentProcess
 
 
-@pytest.fixture(scope="session")
-def queuepi(student):
-    return student("queuepi")
+@pytest.fixture
+def process(student_process) -> StudentProcess:
+    return student_process("queuepi")
+
+
+@pytest.fixture
+def queuepi(process):
+    """The student's queuepi module, in its student process."""
+    return process.module()
 
 
 @pytest.fixture
 def peers():
-    """The test's own sockets (on their own context), all closed when the test ends."""
+    """The judge's own sockets (on its own context), all closed when the test ends."""
     side = Peers()
     yield side
     side.close()
 
 
 @pytest.fixture
-def nodes(queuepi, peers):
-    """start(name, *args, **kwargs) runs queuepi.<name>(context, *args, **kwargs) in a thread.
+def nodes(process):
+    """start(name, *args, **kwargs) runs queuepi.<name>(zcontext, *args, **kwargs) in the student process.
 
-    Each node gets a fresh context. When the test ends every node still running is
-    terminated; one that will not stop is contained (see NodeRun.reap) but not
-    graded here: returning on termination has tests of its own.
+    Each node gets a fresh context there. Nodes still running when the test ends
+    stop with their process: returning on termination has tests of its own.
     """
-    runs: list[NodeRun] = []
 
-    def start(name: str, *args, **kwargs) -> NodeRun:
-        run = NodeRun(name, getattr(queuepi, name), args, kwargs)
-        runs.append(run)
-        return run
+    def start(name: str, *args, **kwargs) -> Node:
+        return Node(process, name, args, kwargs)
 
-    yield start
-    for run in runs:
-        run.stop()
-        run.reap()
+    return start
 
 
 class JudgeRig:

@@ -1,14 +1,17 @@
 """The other end of every socket: the hidden tests play each node's peers over real TCP.
 
-Each node under test runs in a thread on a zmq.Context of its own (`NodeRun`), so
-that terminating that context stops that node and nothing else. The test's own
-sockets live on another context (`Peers`) and bind tcp://127.0.0.1:* wherever the
-node connects. Every wait is bounded, and a node that raised is reported, with its
-exception, at the next wait.
+Each node under test runs in a thread of the student process (`Node`: a background
+call), on a zmq.Context of its own built there, so that terminating that context
+stops that node and nothing else. The judge's own sockets live on its own context
+(`Peers`) and bind tcp://127.0.0.1:* wherever the node connects. Every verdict comes
+from what arrives on those sockets, what the node returns, and how long it took, as
+the judge measures it. Every wait is bounded, and a node that raised (one not written
+yet, say) is reported, with its exception, at the next wait: at once.
 """
 from __future__ import annotations
 
-import ctypes
+import dataclasses
+import itertools
 import json
 import math
 import os
@@ -17,18 +20,21 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from dataclasses import dataclass
 
 import pytest
 import zmq
 
 from grader.harness import free_port
+from grader.student_process import (Pending, StudentCodeRaised, StudentProcess, background, random_generator,
+                                    zmq_context)
 
 WAIT = 5.0  # seconds any one message may take to arrive
 QUIET = 0.3  # seconds of silence after which no more messages are expected
 STOP_BOUND = 2.0  # the contract's second for a node to return after term(), doubled for a busy machine
-TICK_MS = 50
+TICK = 0.05  # seconds between looks at a node while waiting for something else
+TICK_MS = int(TICK * 1000)
+_built = itertools.count(1)  # each description names a new object
 
 
 def free_url() -> str:
@@ -36,89 +42,104 @@ def free_url() -> str:
     return f"tcp://127.0.0.1:{free_port()}"
 
 
-def describe_exception(exc: BaseException) -> str:
-    """'ValueError: the message (at queuepi.py, line N)'."""
-    message = f": {exc}" if str(exc) else ""
-    return f"{type(exc).__name__}{message}{where_raised(exc)}"
+def fresh_context():
+    """A zmq.Context built in the student process, one per node (shown to the student as `zcontext`)."""
+    return dataclasses.replace(zmq_context(f"zcontext-{next(_built)}"), label="zcontext")
 
 
-def where_raised(exc: BaseException) -> str:
-    """' (at queuepi.py, line N)' for the deepest frame of the student's module, if any."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith("queuepi.py")]
-    return f" (at queuepi.py, line {frames[-1].lineno})" if frames else ""
+def fresh_rng(seed: int):
+    """A random.Random(seed) built afresh in the student process (shown to the student as `rng`)."""
+    return dataclasses.replace(random_generator(seed, f"rng-{next(_built)}"), label="rng")
+
+
+def student_error(exc: StudentCodeRaised) -> str:
+    """What student code raised, in words for the student; a function still to write says so first."""
+    return f"not written yet: {exc}" if exc.type_name == "NotImplementedError" else str(exc)
+
+
+def outcome(pending: Pending):
+    """The value a finished call returned; the test fails with what it raised instead."""
+    try:
+        return pending.result(0)
+    except StudentCodeRaised as exc:
+        pytest.fail(student_error(exc), pytrace=False)
+
+
+def returned_within(pending: Pending, limit: float):
+    """What the call returned, waiting at most `limit` seconds for it (the judge's own clock); one
+    that raises (or is not written yet) ends the wait at once."""
+    if not pending.done(limit):
+        pytest.fail(f"{pending.text} did not return within {limit:.0f} s", pytrace=False)
+    return outcome(pending)
+
+
+def threads_left(process: StudentProcess, before: int, grace: float = 1.0) -> int:
+    """How many threads the process has beyond `before` (the kernel's count, /proc), once `grace` seconds
+    have let finishing ones end (the threads that ran calls for the judge end as soon as they have answered)."""
+    deadline = time.monotonic() + grace
+    while process.threads() > before and time.monotonic() < deadline:
+        time.sleep(TICK)
+    return process.threads() - before
 
 
 @dataclass
 class Stopped:
-    """How a node took the termination of its context."""
+    """How a node took the termination of its context, as the judge timed it."""
 
     returned_after: float | None  # seconds from term() to the node's return; None: still running
     term_finished: bool  # term() itself returned: every socket was closed, nothing unsent held it
-    error: BaseException | None  # what the node raised instead of returning
+    error: StudentCodeRaised | None  # what the node raised instead of returning
 
 
-class NodeRun:
-    """One node, function(context, *args, **kwargs), in a daemon thread on a fresh context."""
+class Node:
+    """One node, queuepi.<name>(zcontext, *args, **kwargs), in a thread of the student process."""
 
-    def __init__(self, name: str, function, args: tuple, kwargs: dict):
-        self.name = name
-        self.context = zmq.Context()
-        self.result = None
-        self.error: BaseException | None = None
+    def __init__(self, process: StudentProcess, name: str, args: tuple, kwargs: dict):
+        self.process, self.name = process, name
+        self.context = fresh_context()
+        self.pending = background(getattr(process.module(), name), self.context, *args, **kwargs)
         self.stopped: Stopped | None = None
         self.silent = False  # a wait for it timed out
-        self.thread = threading.Thread(target=self._run, args=(function, args, kwargs),
-                                       name=f"test-node-{name}", daemon=True)
-        self.thread.start()
-
-    def _run(self, function, args, kwargs) -> None:
-        try:
-            self.result = function(self.context, *args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - whatever the node raised is reported to the student
-            self.error = exc
 
     @property
     def alive(self) -> bool:
-        return self.thread.is_alive()
+        return not self.pending.done(0)
+
+    @property
+    def result(self):
+        return outcome(self.pending)
 
     def describe_error(self) -> str:
-        if self.error is None:
-            return ""
-        return f"{self.name} raised {describe_exception(self.error)}"
+        error = self.stopped.error if self.stopped else None
+        return student_error(error) if error else ""
 
     def check(self) -> None:
         """Fail the test now if the node is no longer running (it should run until terminated)."""
         if not self.alive:
-            pytest.fail(self.describe_error() or f"{self.name} returned before its context was terminated",
-                        pytrace=False)
+            outcome(self.pending)
+            pytest.fail(f"{self.name} returned before its context was terminated", pytrace=False)
 
     def finish(self, within: float = WAIT) -> None:
-        """Wait for a node that should return by itself (tally with points)."""
-        self.thread.join(within)
-        if self.error is not None:
-            pytest.fail(self.describe_error(), pytrace=False)
+        """Wait for a node that should return by itself (tally with points); fail if it raised."""
+        if self.pending.done(within):
+            outcome(self.pending)
 
     def stop(self, bound: float = STOP_BOUND) -> Stopped:
-        """Terminate the node's context (in a thread: term() may hang) and see how the node takes it."""
+        """Terminate the node's context (in the background: term() may hang) and time how the node takes it."""
         if self.stopped is None:
             started = time.monotonic()
-            terminator = threading.Thread(target=self.context.term, name=f"test-term-{self.name}", daemon=True)
-            terminator.start()
-            self.thread.join(bound)
-            returned_after = None if self.thread.is_alive() else time.monotonic() - started
-            terminator.join(max(0.0, bound - (time.monotonic() - started)))
-            self.stopped = Stopped(returned_after, not terminator.is_alive(), self.error)
+            terminator = background(self.process.handle(self.context).term)
+            returned = self.pending.done(bound)
+            returned_after = time.monotonic() - started if returned else None
+            finished = terminator.done(max(0.0, bound - (time.monotonic() - started)))
+            error = None
+            if returned:
+                try:
+                    self.pending.result(0)
+                except StudentCodeRaised as exc:
+                    error = exc
+            self.stopped = Stopped(returned_after, finished, error)
         return self.stopped
-
-    def reap(self, attempts: int = 20) -> None:
-        """Containment, not grading: a node still running after term() gets SystemExit raised in its
-        thread (again and again, for a second), so that a spinning loop does not slow later tests."""
-        for _ in range(attempts):
-            if not self.alive or self.thread.ident is None:
-                return
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread.ident),
-                                                       ctypes.py_object(SystemExit))
-            self.thread.join(0.05)
 
 
 class Peers:
@@ -148,7 +169,7 @@ class Peers:
         zsock.connect(url)
         return zsock
 
-    def frozen_subscriber(self, url: str, node: NodeRun) -> None:
+    def frozen_subscriber(self, url: str, node: Node) -> None:
         """A subscriber in a process of its own that receives one message and is then stopped (SIGSTOP):
         it reads nothing more, so the publisher's queue to it fills with messages it cannot deliver.
         (A zmq SUB socket cannot play this: when full it drops, and so keeps draining the connection.)"""
@@ -157,8 +178,10 @@ class Peers:
         self.processes.append(process)
         ready = threading.Thread(target=process.stdout.readline, daemon=True)
         ready.start()
-        ready.join(WAIT + 5)  # an interpreter to start, and one message from the node
-        node.check()
+        deadline = time.monotonic() + WAIT + 5  # an interpreter to start, and one message from the node
+        while ready.is_alive() and time.monotonic() < deadline:
+            node.check()
+            ready.join(TICK)
         if ready.is_alive():
             pytest.fail(f"a subscriber connected to {node.name}'s url {url} received nothing within {WAIT:.0f} s",
                         pytrace=False)
@@ -185,7 +208,17 @@ time.sleep(3600)
 """
 
 
-def receive(zsock: zmq.Socket, node: NodeRun, what: str, wait: float = WAIT) -> list[bytes]:
+def arrived(zsock: zmq.Socket, node: Node, wait: float = WAIT) -> bool:
+    """Whether a message is waiting on zsock within `wait` seconds; looks at the node every TICK meanwhile."""
+    deadline = time.monotonic() + wait
+    while not zsock.poll(TICK_MS):
+        node.check()
+        if time.monotonic() > deadline:
+            return False
+    return True
+
+
+def receive(zsock: zmq.Socket, node: Node, what: str, wait: float = WAIT) -> list[bytes]:
     """The next message on zsock, as its list of frames; fails the test after `wait` seconds.
 
     Once a wait has timed out, later waits on the same node fail at once (Hypothesis
@@ -193,12 +226,9 @@ def receive(zsock: zmq.Socket, node: NodeRun, what: str, wait: float = WAIT) -> 
     """
     if node.silent:
         pytest.fail(f"{what}: {node.name} had already fallen silent earlier in this test", pytrace=False)
-    deadline = time.monotonic() + wait
-    while not zsock.poll(TICK_MS):
-        node.check()
-        if time.monotonic() > deadline:
-            node.silent = True
-            pytest.fail(f"{what}: nothing arrived within {wait:.0f} s", pytrace=False)
+    if not arrived(zsock, node, wait):
+        node.silent = True
+        pytest.fail(f"{what}: nothing arrived within {wait:.0f} s", pytrace=False)
     return zsock.recv_multipart()
 
 
@@ -210,15 +240,14 @@ def drain(zsock: zmq.Socket, quiet: float = QUIET) -> list[list[bytes]]:
     return found
 
 
-def count_arrivals(zsock: zmq.Socket, node: NodeRun, expected: int) -> int:
+def count_arrivals(zsock: zmq.Socket, node: Node, expected: int) -> int:
     """How many messages arrive: up to `expected` of them, each waited for as long as WAIT, then any
     more until none has come for QUIET seconds. A slow node is not miscounted; one too eager is."""
-    arrived = 0
-    while arrived < expected and zsock.poll(int(WAIT * 1000)):
+    count = 0
+    while count < expected and arrived(zsock, node):
         zsock.recv_multipart()
-        arrived += 1
-        node.check()
-    return arrived + len(drain(zsock))
+        count += 1
+    return count + len(drain(zsock))
 
 
 def single_frame(frames: list[bytes], what: str) -> bytes:
@@ -247,7 +276,7 @@ class Publisher:
         """Would a message starting with `prefix` reach the subscriber now?"""
         return any(prefix.startswith(topic) for topic in self.topics)
 
-    def wait_for(self, node: NodeRun, prefixes, wait: float = WAIT) -> None:
+    def wait_for(self, node: Node, prefixes, wait: float = WAIT) -> None:
         """Until messages with every one of `prefixes` would be delivered, then QUIET seconds more
         for any further subscriptions made in the same breath."""
         deadline = time.monotonic() + wait
@@ -272,7 +301,7 @@ class Pythagoras:
     def __init__(self, peers: Peers):
         self.socket, self.url = peers.bind(zmq.REP)
 
-    def answer(self, node: NodeRun, reply=None, wait: float = WAIT) -> bytes:
+    def answer(self, node: Node, reply=None, wait: float = WAIT) -> bytes:
         """Wait for one request and answer it with `reply` (by default the true sum of squares)."""
         request = single_frame(receive(self.socket, node, f"{node.name} sent pythagoras no request", wait),
                                "a request to pythagoras")
@@ -284,11 +313,11 @@ class Pythagoras:
         self.socket.send_string(json.dumps(reply))
         return request
 
-    def serve(self, node: NodeRun, expected: int) -> list[bytes]:
+    def serve(self, node: Node, expected: int) -> list[bytes]:
         """Answer `expected` requests (each waited for as long as WAIT), then any more until none has
         come for QUIET seconds."""
         requests = []
-        while len(requests) < expected and self.socket.poll(int(WAIT * 1000)):
+        while len(requests) < expected and arrived(self.socket, node):
             requests.append(self.answer(node))
         while self.socket.poll(int(QUIET * 1000)):
             requests.append(self.answer(node))
@@ -298,7 +327,7 @@ class Pythagoras:
 class Asker:
     """The test's judge: a REQ socket asking pythagoras, made afresh after a question left unanswered."""
 
-    def __init__(self, peers: Peers, url: str, node: NodeRun):
+    def __init__(self, peers: Peers, url: str, node: Node):
         self.peers, self.url, self.node = peers, url, node
         self.socket = peers.connect(zmq.REQ, url)
 

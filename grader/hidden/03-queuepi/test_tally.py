@@ -1,14 +1,19 @@
-"""03-queuepi: tally alone, fed decisions by PUSH sockets the test plays."""
+"""03-queuepi: tally alone, fed decisions by PUSH sockets the judge plays.
+
+Its `out` is a text stream built in the student process: every write reaches the
+judge as it happens, and what tally returns comes back as plain data.
+"""
 from __future__ import annotations
 
-import io
 import re
 import time
 
 import pytest
 import zmq
 from hypothesis import Phase, given, settings, strategies as st
-from queuepi_peers import WAIT, free_url
+from queuepi_peers import TICK, WAIT, free_url
+
+from grader.student_process import text_stream
 
 LINE = re.compile(r"^\s*([YN])\s+(\S+)\s*$")
 
@@ -27,6 +32,18 @@ def estimates(decisions: str) -> list[float]:
         yes += decision == "Y"
         out.append(4 * yes / total)
     return out
+
+
+class Written:
+    """What tally writes to its `out` stream in the student process, as the judge receives it."""
+
+    def __init__(self, process):
+        self.parts: list[str] = []
+        self.stream = text_stream("out")
+        process.listen("out", lambda args: self.parts.append(args[0]))
+
+    def text(self) -> str:
+        return "".join(self.parts)
 
 
 def run_tally(nodes, peers, decisions: str, points: int, out=None):
@@ -71,12 +88,12 @@ def number_matches(printed: str, value: float) -> bool:
 
 
 @pytest.mark.points(3)
-def test_tally_writes_one_line_per_decision_like_the_book(queuepi, nodes, peers):
+def test_tally_writes_one_line_per_decision_like_the_book(queuepi, process, nodes, peers):
     """With out, tally writes one line per decision, the decision and the estimate so far, as the book prints: 'Y 4.0', 'N 2.0', 'Y 2.6666666666666665'."""
     decisions = "YNYYNNYNYYYN"
-    out = io.StringIO()
-    run_tally(nodes, peers, decisions, len(decisions), out)
-    lines = out.getvalue().splitlines()
+    out = Written(process)
+    run_tally(nodes, peers, decisions, len(decisions), out.stream)
+    lines = out.text().splitlines()
     assert len(lines) == len(decisions), (
         f"tally counted {len(decisions)} decisions and wrote {len(lines)} lines to out: {lines[:4]}")
     for number, (line, decision, value) in enumerate(zip(lines, decisions, estimates(decisions)), start=1):
@@ -87,15 +104,16 @@ def test_tally_writes_one_line_per_decision_like_the_book(queuepi, nodes, peers)
 
 
 @pytest.mark.points(2)
-def test_tally_without_points_returns_the_latest_estimate_when_terminated(queuepi, nodes, peers):
+def test_tally_without_points_returns_the_latest_estimate_when_terminated(queuepi, process, nodes, peers):
     """With points=None, tally counts until its context is terminated, then returns the latest estimate (here from two pushers at once)."""
     decisions = "YYNYNNN"
-    url, out = free_url(), io.StringIO()
-    node = nodes("tally", url, None, out)
+    url, out = free_url(), Written(process)
+    node = nodes("tally", url, None, out.stream)
     feed(peers, url, decisions, pushers=2)
     deadline = time.monotonic() + WAIT
-    while out.getvalue().count("\n") < len(decisions) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    while out.text().count("\n") < len(decisions) and time.monotonic() < deadline:
+        node.check()
+        time.sleep(TICK)
     node.check()
     stopped = node.stop()
     assert stopped.returned_after is not None, "tally with points=None did not return after its context was terminated"

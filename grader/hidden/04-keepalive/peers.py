@@ -1,24 +1,25 @@
-"""The hidden tests' side of each connection: plain, correct peers on the socket module alone.
+"""The judge's side of each connection: plain, correct peers on the socket module alone.
 
-- `keepalive_options` reads a socket's keepalive settings back with getsockopt;
+The student's code runs in a student process; everything here runs in the judge.
+
+- `options_of` reads a student socket's keepalive settings from the kernel, through
+  a duplicate of it (pidfd_getfd), and `student_end_of` finds the student's end of
+  a connection to one of our listeners;
 - `OneConnection` is a listener of ours that reads one connection to its end;
 - `send_and_close` is a client of ours that ends with a FIN or a reset;
-- `Call` runs student code in a thread, so that every wait on it is bounded;
-- `time_reading` measures the CPU time a reader spends on a payload;
-- `private_network` finds how this machine makes a network namespace, and
-  `dead_peer` (run inside one) makes a peer vanish under the student's `receive`.
-
-Run as a script, `python peers.py vanishing-peer PORT...` is that peer: it connects
-to each port, sends `LAST_WORDS`, waits until they are acknowledged, prints `ready`
-and then sits still until it is killed.
+- `cpu_reading` measures the CPU time a reader spends on a payload: our own plain
+  reader in a thread of ours, or the student's `receive` in its process;
+- `NamespacePeer` enters the network namespace of a student process (made for it by
+  the zygote) to connect from there and to take its loopback down: a peer that
+  vanishes. Run as a script, `python peers.py vanishing-peer PID IDLE INTERVAL COUNT`
+  is that peer (see `vanishing_peer`).
 """
 from __future__ import annotations
 
+import ctypes
 import fcntl
-import importlib
 import os
-import select
-import shutil
+import queue
 import socket
 import struct
 import subprocess
@@ -29,10 +30,12 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from grader.student_process import Remote, duplicate_socket
+
 WAIT = 10.0  # seconds: the bound on every wait for a peer that should be quick
+POLL = 0.05  # seconds between looks at a call still running in the student process
 CHUNK = 65536
 LAST_WORDS = b"the last line before the silence\n" * 64
-
 
 # -- options ------------------------------------------------------------------
 
@@ -66,6 +69,44 @@ def turn_keepalive_on(sock: socket.socket, idle: int, interval: int, count: int)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, count)
 
 
+def duplicate(process, sock) -> socket.socket:
+    """Our duplicate of a socket of the student process (a kept result, or one built there).
+
+    Only its number is asked of the student process; what it holds is read from the kernel.
+    A duplicate shares the socket's state: never change its blocking mode or timeout.
+    """
+    handle = sock if isinstance(sock, Remote) else process.handle(sock)
+    return duplicate_socket(process.pid, handle.fileno())
+
+
+def options_of(process, sock) -> Keepalive:
+    with duplicate(process, sock) as ours:
+        return keepalive_options(ours)
+
+
+def student_end_of(pid: int, connection: socket.socket) -> socket.socket | None:
+    """The student process's end of our `connection`, duplicated: the socket whose addresses mirror ours."""
+    wanted = (connection.getpeername(), connection.getsockname())
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                continue
+            theirs = duplicate_socket(pid, int(fd))
+        except OSError:
+            continue
+        try:
+            if theirs.family == socket.AF_INET and (theirs.getsockname(), theirs.getpeername()) == wanted:
+                return theirs
+        except OSError:
+            pass
+        theirs.close()
+    return None
+
+
 # -- plain peers ----------------------------------------------------------------
 
 
@@ -92,15 +133,20 @@ class OneConnection:
 
     Use it as a context manager; `received()` waits (bounded) for what was read.
     A small `rcvbuf` keeps the connection's window small, so a sender cannot hand
-    the kernel megabytes at once.
+    the kernel megabytes at once. `hold`: accept, then read nothing until `release()`
+    (a sender of more than the buffers hold is stuck in its send meanwhile);
+    `accepted()` gives our end of the connection.
     """
 
-    def __init__(self, rcvbuf: int | None = None):
+    def __init__(self, rcvbuf: int | None = None, hold: bool = False):
         self.listener = plain_listener()
         if rcvbuf is not None:
             self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # accepted connections inherit it
         self.address = self.listener.getsockname()
         self._outcome: dict = {}
+        self._connected, self._released = threading.Event(), threading.Event()
+        if not hold:
+            self._released.set()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -109,10 +155,21 @@ class OneConnection:
             self.listener.settimeout(WAIT)
             connection, _ = self.listener.accept()
             with connection:
+                self._outcome["connection"] = connection
+                self._connected.set()
+                self._released.wait(WAIT)
                 connection.settimeout(WAIT)
                 self._outcome["data"] = read_all(connection)
         except OSError as exc:
             self._outcome["error"] = exc
+        self._connected.set()
+
+    def accepted(self, limit: float = WAIT) -> socket.socket | None:
+        self._connected.wait(limit)
+        return self._outcome.get("connection")
+
+    def release(self) -> None:
+        self._released.set()
 
     def received(self, limit: float = 2 * WAIT) -> bytes:
         """Every byte the connection carried; AssertionError when none came, or it never ended."""
@@ -126,6 +183,7 @@ class OneConnection:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._released.set()
         stop_listening(self.listener)
 
 
@@ -148,54 +206,33 @@ def send_and_close(address, chunks, reset: bool = False) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
-def connect_when_listening(address, process: subprocess.Popen, limit: float = WAIT) -> socket.socket:
-    """A connection to a server that `process` is starting; AssertionError if it exits or never listens."""
+def in_background(function: Callable, *args) -> threading.Thread:
+    """function(*args) in a daemon thread of ours; what it raises ends only that thread (a peer gone
+    because the student's side gave up is the student's failure, which the test reports)."""
+
+    def run():
+        try:
+            function(*args)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def connect_when_listening(address, script, limit: float = WAIT) -> socket.socket:
+    """A connection to a server that the student's `script` is starting; AssertionError if it exits or never listens."""
     deadline = time.monotonic() + limit
     while True:
         try:
             return socket.create_connection(address, timeout=WAIT)
         except OSError:
-            if process.poll() is not None:
-                raise AssertionError(f"the server exited with status {process.returncode} before listening")
+            if script.wait(0):
+                raise AssertionError(f"the server exited ({script.end()}) before listening") from None
             if time.monotonic() > deadline:
-                raise AssertionError(f"nothing listened on {address} within {limit:.0f} s")
-            time.sleep(0.05)
-
-
-# -- student code in a thread ------------------------------------------------------
-
-
-class Call:
-    """function(*args) in a daemon thread, with its CPU time; `wait` is bounded."""
-
-    def __init__(self, function: Callable, *args, **kwargs):
-        self.value = self.error = None
-        self.cpu = self.returned_at = None
-        self._thread = threading.Thread(target=self._run, args=(function, args, kwargs), daemon=True)
-        self._thread.start()
-
-    def _run(self, function, args, kwargs) -> None:
-        started = time.thread_time()
-        try:
-            self.value = function(*args, **kwargs)
-        except BaseException as exc:  # reported to the test, never lost in a thread
-            self.error = exc
-        self.cpu = time.thread_time() - started
-        self.returned_at = time.monotonic()
-
-    def wait(self, limit: float = WAIT) -> bool:
-        """True when the call ended (returned or raised) within `limit` seconds."""
-        self._thread.join(limit)
-        return not self._thread.is_alive()
-
-    def result(self, what: str, limit: float = WAIT):
-        """The value returned; AssertionError naming `what` if it raised or did not end in time."""
-        if not self.wait(limit):
-            raise AssertionError(f"{what} had not returned after {limit:.0f} s")
-        if self.error is not None:
-            detail = f": {self.error}" if str(self.error) else ""
-            raise AssertionError(f"{what} raised {type(self.error).__name__}{detail}") from self.error
-        return self.value
+                raise AssertionError(f"nothing listened on {address} within {limit:.0f} s") from None
+            time.sleep(POLL)
 
 
 # -- what reading costs -------------------------------------------------------------
@@ -208,118 +245,80 @@ def plain_reader(listener: socket.socket) -> bytes:
         return read_all(connection)
 
 
-def time_reading(reader: Callable, payload: bytes) -> tuple[float, bytes]:
-    """(CPU seconds of the reading thread, bytes read) while a thread of ours sends `payload` and closes."""
+def cpu_of_plain_reading(payload: bytes) -> float:
+    """CPU seconds of a thread of ours reading `payload` with plain_reader, while another sends it."""
     listener = plain_listener()
-    sender = threading.Thread(target=send_and_close, args=(listener.getsockname(), [payload]), daemon=True)
+    spent: dict = {}
+
+    def read():
+        started = time.thread_time()
+        spent["data"] = plain_reader(listener)
+        spent["cpu"] = time.thread_time() - started
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        call = Call(reader, listener)
-        sender.start()
-        got = call.result("reading a few megabytes", limit=120)
+        send_and_close(listener.getsockname(), [payload])
+        reader.join(WAIT)
     finally:
         stop_listening(listener)
-        sender.join(WAIT)
-    return call.cpu, got
+    assert spent.get("data") == payload, "the test's own plain reader did not read the payload"
+    return spent["cpu"]
 
 
-# -- a private network where a peer can vanish ----------------------------------------
+# -- a peer in the student process's own network namespace ------------------------------
 
-_SEARCH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin", "/bin"])
-
-
-@dataclass(frozen=True)
-class PrivateNetwork:
-    prefix: tuple[str, ...]  # runs a command in a new network namespace
-    ip: str  # iproute2's ip, by its full path
+CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
 
-def private_network() -> PrivateNetwork | str:
-    """How to run a program in a network namespace of its own here, or why it cannot be done.
+def enter_network_of(pid: int) -> None:
+    """Make this (single-threaded) process a member of the network namespace of `pid`.
 
-    As root: `unshare --net`. Otherwise an unprivileged user namespace
-    (`unshare --user --map-root-user --net`), else passwordless sudo. A way counts
-    only once `ip link set lo up` has worked through it.
+    As root, its network namespace alone; without root, the zygote made a user
+    namespace first (the grader's user, mapped to itself), which we join to act there.
     """
-    unshare, ip = shutil.which("unshare", path=_SEARCH), shutil.which("ip", path=_SEARCH)
-    if unshare is None or ip is None:
-        missing = "unshare (util-linux)" if unshare is None else "ip (iproute2)"
-        return f"the {missing} command is missing on the grading machine"
-    ways = [(unshare, "--net")] if os.geteuid() == 0 else []
-    ways.append((unshare, "--user", "--map-root-user", "--net"))
-    if os.geteuid() != 0 and shutil.which("sudo", path=_SEARCH):
-        ways.append(("sudo", "-n", unshare, "--net"))
-    failures = []
-    for prefix in ways:
+    libc = ctypes.CDLL(None, use_errno=True)
+    kinds = [("net", CLONE_NEWNET)] if os.geteuid() == 0 else [("user", CLONE_NEWUSER), ("net", CLONE_NEWNET)]
+    for name, kind in kinds:
+        fd = os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY)
         try:
-            done = subprocess.run([*prefix, ip, "link", "set", "lo", "up"], capture_output=True, text=True,
-                                  timeout=WAIT, stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            failures.append(f"{' '.join(prefix)}: {exc}")
-            continue
-        if done.returncode == 0:
-            return PrivateNetwork(tuple(prefix), ip)
-        failures.append(f"{' '.join(prefix)}: {(done.stderr.strip().splitlines() or ['failed'])[-1]}")
-    return ("this machine cannot make a network namespace (" + "; ".join(failures) + "); grade as root, "
-            "with passwordless sudo, or where unprivileged user namespaces are allowed")
+            if libc.setns(fd, kind) != 0:
+                error = ctypes.get_errno()
+                raise OSError(error, f"setns into the {name} namespace of process {pid}: {os.strerror(error)}")
+        finally:
+            os.close(fd)
 
 
-@dataclass
-class Vanishing:
-    """What happened after the peer vanished, seen from inside the namespace."""
-
-    returned: bool  # the student's receive ended (returned or raised) before the deadline
-    raised: str | None  # repr of what it raised, if it did
-    data: bytes | None  # what it returned
-    seconds: float | None  # from the vanishing to receive's end
-    control: float | None  # the same for our own, correctly configured connection (None: it never noticed)
-    waited: float  # how long we waited for both
+def set_loopback(up: bool) -> None:
+    """`ip link set lo up|down`, in the namespace we are in (SIOCSIFFLAGS on a struct ifreq)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sh22x", b"lo", 0)
+        flags = struct.unpack("16sh22x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        flags = flags | IFF_UP if up else flags & ~IFF_UP
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", flags))
 
 
-def _line_within(stream, limit: float) -> bytes:
-    ready, _, _ = select.select([stream], [], [], limit)
-    return stream.readline() if ready else b""
+def control_pair(idle: int, interval: int, count: int) -> tuple[socket.socket, socket.socket]:
+    """Our control connection (client end, accepted end with our keepalive settings).
 
-
-def dead_peer(idle: int, interval: int, count: int, margin: float, ip: str) -> Vanishing:
-    """Inside a fresh network namespace: a peer sends LAST_WORDS, then vanishes (loopback down).
-
-    The student's `receive` reads from a `listen(idle=..., interval=..., count=...)`
-    listener; beside it, a control connection of ours with the same settings shows
-    when a correct socket notices. Every wait is bounded by idle + interval * count
-    + margin after the vanishing; the peer process is killed before returning.
+    The accepted end is the one whose peer is our client: a connection the student's
+    code might make to our listener first is refused a part in it.
     """
-    subprocess.run([ip, "link", "set", "lo", "up"], check=True, timeout=WAIT)
-    keepalive = importlib.import_module("keepalive")
-    listener = keepalive.listen(host="127.0.0.1", port=0, idle=idle, interval=interval, count=count)
-    control_listener = plain_listener()
-    turn_keepalive_on(control_listener, idle, interval, count)
-    student = Call(keepalive.receive, listener)
-    control = Call(_read_until_dead, control_listener)
-    ports = [str(s.getsockname()[1]) for s in (listener, control_listener)]
-    peer = subprocess.Popen([sys.executable, __file__, "vanishing-peer", *ports],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        if _line_within(peer.stdout, WAIT).strip() != b"ready":
-            raise RuntimeError(f"the peer could not connect and send: {peer.stderr.read1(2000)!r}")
-        subprocess.run([ip, "link", "set", "lo", "down"], check=True, timeout=WAIT)
-        vanished = time.monotonic()
-        waited = idle + interval * count + margin
-        student.wait(waited)
-        control.wait(max(0.0, vanished + waited - time.monotonic()))
-    finally:
-        peer.kill()
-        peer.wait()
-    ended = student.returned_at is not None
-    return Vanishing(returned=ended, raised=None if student.error is None else repr(student.error),
-                     data=student.value if isinstance(student.value, (bytes, str, type(None))) else repr(student.value),
-                     seconds=student.returned_at - vanished if ended else None,
-                     control=control.returned_at - vanished if control.returned_at is not None else None,
-                     waited=waited)
+    with plain_listener() as listener:
+        turn_keepalive_on(listener, idle, interval, count)
+        listener.settimeout(WAIT)
+        client = socket.create_connection(listener.getsockname(), timeout=WAIT)
+        while True:
+            accepted, address = listener.accept()
+            if address == client.getsockname():
+                accepted.settimeout(None)
+                return client, accepted
+            accepted.close()
 
 
-def _read_until_dead(listener: socket.socket) -> bytes:
+def _read_until_dead(connection: socket.socket) -> bytes:
     """Our control: read until the connection ends, however it ends."""
-    connection, _ = listener.accept()
     chunks = []
     with connection:
         try:
@@ -330,16 +329,85 @@ def _read_until_dead(listener: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-def vanishing_peer(ports: list[int]) -> None:
-    """Connect to each port, send LAST_WORDS, wait for the acknowledgements, say so, then sit still."""
-    connections = [socket.create_connection(("127.0.0.1", port), timeout=WAIT) for port in ports]
+def vanishing_peer(pid: int, idle: int, interval: int, count: int) -> None:
+    """The peer, in the network namespace of student process `pid`, told what to do on stdin.
+
+    Brings the loopback up and says `up`; reads the port the student's listener has;
+    makes a control connection of ours with the same keepalive settings; connects to
+    the student's listener; sends LAST_WORDS on both, waits until they are
+    acknowledged and says `ready`; on `down`, takes the loopback down and says `down TIME`; says
+    `control TIME` when our control connection notices; then sits still until killed.
+    """
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+
+    enter_network_of(pid)
+    set_loopback(up=True)
+    say("up")
+    port = int(sys.stdin.readline())
+    control_client, control_end = control_pair(idle, interval, count)
+
+    def control():
+        _read_until_dead(control_end)
+        say(f"control {time.monotonic()!r}")
+
+    threading.Thread(target=control, daemon=True).start()
+    connections = [socket.create_connection(("127.0.0.1", port), timeout=WAIT), control_client]
     for connection in connections:
         connection.sendall(LAST_WORDS)
     for connection in connections:
         wait_until_acknowledged(connection)
-    print("ready", flush=True)
+    say("ready")
+    if sys.stdin.readline().strip() == "down":
+        set_loopback(up=False)
+        say(f"down {time.monotonic()!r}")
     sys.stdin.read()  # until killed
 
 
+class NamespacePeer:
+    """Drives `vanishing_peer` in a process of ours (root when grading as root, never the student's user)."""
+
+    def __init__(self, pid: int, idle: int, interval: int, count: int):
+        self.process = subprocess.Popen([sys.executable, __file__, "vanishing-peer", str(pid), str(idle),
+                                         str(interval), str(count)], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line.strip())
+
+    def tell(self, text) -> None:
+        self.process.stdin.write(f"{text}\n")
+        self.process.stdin.flush()
+
+    def said(self, word: str, limit: float = WAIT, must: bool = True) -> str | None:
+        """The rest of the first line starting with `word`, within `limit` seconds; RuntimeError (or None)
+        when it does not come."""
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line.split(" ")[0] == word:
+                return line[len(word):].strip()
+        if not must:
+            return None
+        self.process.kill()
+        errors = self.process.stderr.read().strip().splitlines()
+        raise RuntimeError(f"the test's own peer did not say {word!r} within {limit:.0f} s: "
+                           f"{(errors or ['(nothing on its stderr)'])[-1]}")
+
+    def __enter__(self) -> NamespacePeer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
 if __name__ == "__main__" and sys.argv[1:2] == ["vanishing-peer"]:
-    vanishing_peer([int(port) for port in sys.argv[2:]])
+    vanishing_peer(*map(int, sys.argv[2:6]))

@@ -1,32 +1,32 @@
-"""04-keepalive: send_lines, against a plain listener of the test's own."""
+"""04-keepalive: send_lines, in the student process, against a plain listener of the judge's own."""
 from __future__ import annotations
 
+import select
 import socket
+import time
 
 import pytest
 from hypothesis import given, strategies as st
 
-from peers import OneConnection, keepalive_options
+from grader.student_process import background, library, repeated
+from peers import POLL, WAIT, OneConnection, keepalive_options, student_end_of
 
-LINES = st.lists(st.text(max_size=300), max_size=20)  # any unicode but lone surrogates; empty lines too
+# Any unicode but lone surrogates (which UTF-8 cannot encode), empty lines too. The same
+# characters as st.text()'s default codec="utf-8", which costs seconds to tabulate per grading.
+LINES = st.lists(st.text(st.characters(exclude_categories=["Cs"]), max_size=300), max_size=20)
 
 
 def wire_form(lines) -> bytes:
     return b"".join(line.encode("utf-8") + b"\n" for line in lines)
 
 
-def send_to_a_listener_of_ours(keepalive, lines, rcvbuf=None) -> tuple[int, bytes]:
-    """send_lines to our listener: what it returned, and what arrived."""
-    with OneConnection(rcvbuf) as server:
-        count = keepalive.send_lines(*server.address, lines)
-        return count, server.received()
-
-
 @pytest.mark.points(3)
 @given(lines=LINES)
 def test_send_lines_sends_each_line_with_a_newline(keepalive, lines):
     """Each str goes UTF-8 encoded with '\\n' appended, in order (empty lines too); it returns the bytes sent."""
-    count, received = send_to_a_listener_of_ours(keepalive, lines)
+    with OneConnection() as server:
+        count = keepalive.send_lines(*server.address, lines)
+        received = server.received()
     expected = wire_form(lines)
     assert received == expected, (f"send_lines(host, port, {lines!r}) delivered {received[:200]!r}; expected "
                                   f"{expected[:200]!r} (each line UTF-8 encoded, then b'\\n')")
@@ -36,18 +36,17 @@ def test_send_lines_sends_each_line_with_a_newline(keepalive, lines):
 
 @pytest.mark.points(3)
 @pytest.mark.timeout(60)
-def test_send_lines_sends_large_lines_whole(keepalive):
+def test_send_lines_sends_large_lines_whole(keepalive, process):
     """Lines of megabytes arrive whole, even on a socket with a timeout (where send() may send only part)."""
     # Linux's send buffer holds at most 4 MiB (tcp_wmem), and our small receive
     # window drains it slowly: one send() of the 24 MiB line cannot take it all.
-    lines = ["x" * (24 << 20), "", "\u00fc" * (1 << 20), "end"]
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(30)  # as an application may; socket.send() then sends what fits, and says how much
-    try:
-        count, received = send_to_a_listener_of_ours(keepalive, lines, rcvbuf=1 << 16)
-    finally:
-        socket.setdefaulttimeout(previous)
-    expected = wire_form(lines)
+    parts = [("x", 24 << 20), ("", 1), ("\u00fc", 1 << 20), ("end", 1)]
+    # As an application may: socket.send() then sends what fits, and says how much.
+    process.handle(library("socket")).setdefaulttimeout(30)
+    with OneConnection(rcvbuf=1 << 16) as server:
+        count = keepalive.send_lines(*server.address, repeated(parts))
+        received = server.received()
+    expected = wire_form(text * times for text, times in parts)
     assert received == expected, (
         f"send_lines with lines of 24 MiB, 0 B, 2 MiB and 3 B delivered {len(received):,} bytes of "
         f"{len(expected):,}{' (altered)' if len(received) == len(expected) else ''}: socket.send() may send "
@@ -55,39 +54,35 @@ def test_send_lines_sends_large_lines_whole(keepalive):
     assert count == len(expected), f"send_lines returned {count!r} but sent {len(expected):,} bytes"
 
 
-@pytest.fixture
-def sockets_seen(monkeypatch):
-    """Keepalive settings of every socket that sends or closes, read from the kernel at that moment.
-
-    Wraps socket.socket's send, sendall and close (create_connection, makefile and a
-    `with` block all go through them); yields a list of (peer address, Keepalive).
-    """
-    seen: list = []
-
-    def spying(name):
-        original = getattr(socket.socket, name)
-
-        def method(self, *args, **kwargs):
-            try:
-                seen.append((self.getpeername(), keepalive_options(self)))
-            except OSError:
-                pass  # not connected (or already closed): nothing to see
-            return original(self, *args, **kwargs)
-
-        return method
-
-    for name in ("send", "sendall", "close"):
-        monkeypatch.setattr(socket.socket, name, spying(name))
-    return seen
+def sending_end(process, server: OneConnection, call) -> socket.socket | None:
+    """The student's end of the connection to `server` (duplicated), once something has arrived on it;
+    None when send_lines ends first (or nothing comes within WAIT seconds)."""
+    deadline = time.monotonic() + WAIT
+    ours = None
+    while time.monotonic() < deadline and not call.done(0):
+        if ours is None:
+            ours = server.accepted(POLL)
+        elif select.select([ours], [], [], POLL)[0]:  # it has sent: its options are set by now
+            return student_end_of(process.pid, ours)
+    return None
 
 
 @pytest.mark.points(2)
-def test_send_lines_turns_keepalive_on(keepalive, sockets_seen):
-    """send_lines connects with keepalive enabled (SO_KEEPALIVE on) before it sends."""
-    with OneConnection() as server:
-        keepalive.send_lines(*server.address, ["are you still there?"])
-        server.received()
-    ours = [options for peer, options in sockets_seen if peer[:2] == server.address[:2]]
-    assert ours, "send_lines never sent anything on a connection to the test's listener"
-    assert all(options.on for options in ours), (
-        f"send_lines sent with {ours[0]}: keepalive must be enabled on the connection (enable_keepalive)")
+@pytest.mark.timeout(60)
+def test_send_lines_turns_keepalive_on(keepalive, process):
+    """send_lines connects with keepalive enabled (SO_KEEPALIVE on) before it sends.
+
+    The judge holds the connection without reading, so that a line of 8 MiB keeps
+    send_lines sending, and reads the options of the student's end of it meanwhile.
+    """
+    with OneConnection(rcvbuf=1 << 16, hold=True) as server:
+        call = background(keepalive.send_lines, *server.address, repeated([("x", 8 << 20)], "['xxx...']"))
+        theirs = sending_end(process, server, call)
+        options = None if theirs is None else keepalive_options(theirs)
+        if theirs is not None:
+            theirs.close()
+        server.release()
+        call.result(WAIT)  # what it raised, if it did
+    assert options is not None, "send_lines never sent anything on a connection to the test's listener"
+    assert options.on, (
+        f"send_lines sent with {options}: keepalive must be enabled on the connection (enable_keepalive)")
