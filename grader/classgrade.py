@@ -94,7 +94,8 @@ def grade_one(job: Job, name: str, limit: float, slot: int = 1) -> tuple[str | N
     command = [sys.executable, "-m", "grader", "grade", name, "--submission", str(job.folder),
                "--results", str(private / "results.json")]
     scratch = tempfile.mkdtemp(prefix=f"grader-{job.student}-")  # removed even if grading is killed
-    env = {**os.environ, "COLUMNS": "120", "TMPDIR": scratch, lockdown.SLOT_ENV: str(slot)}
+    env = {**os.environ, "COLUMNS": "120", "TMPDIR": scratch, lockdown.SLOT_ENV: str(slot),
+           lockdown.NETWORK_ENV: "1"}
     try:
         started = time.time()
         with open(job.log, "wb") as log:

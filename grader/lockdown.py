@@ -50,6 +50,7 @@ from grader.student_process import Box
 
 USER = "grader-student"
 SLOT_ENV = "GRADER_SLOT"  # set by grade-class: which of the students graded at once this grading is
+NETWORK_ENV = "GRADER_OWN_NETWORK"  # set by grade-class: this grading process gets a network of its own
 # Boxes go where the student user can enter, and outside /tmp, which each student process gets a
 # tmpfs of its own over (zygote.py). Without root, the system's temporary folder.
 BOXES = "/var/lib/grader-boxes" if os.geteuid() == 0 else None
@@ -125,7 +126,7 @@ def slot_network() -> str | None:
 
     None when it was made or is not wanted (a single grading, given servers, no root); else why not.
     """
-    if SLOT_ENV not in os.environ or os.geteuid() != 0 or os.environ.get("MEMCACHED_SERVERS"):
+    if NETWORK_ENV not in os.environ or os.geteuid() != 0 or os.environ.get("MEMCACHED_SERVERS"):
         return None
     return own_network()
 

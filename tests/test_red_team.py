@@ -303,12 +303,12 @@ def _fingerprint() -> dict[str, tuple]:
 def _students_processes() -> list[psutil.Process]:
     """The student user's processes that this test started: our descendants (grading made us a
     subreaper, so daemons come back to us), or orphans that reached init. Another pytest-xdist
-    worker's gradings run as the same user at the same time, under that worker: not counted."""
+    worker's gradings run as other users (ATTACKER), under that worker: not counted."""
     if lockdown.account() is None:
         return []
     ours = {p.pid for p in psutil.Process().children(recursive=True)}
     return [p for p in psutil.process_iter(["username", "ppid"])
-            if p.info["username"] == lockdown.USER and (p.pid in ours or p.info["ppid"] == 1)]
+            if (p.info["username"] or "").startswith(lockdown.USER) and (p.pid in ours or p.info["ppid"] == 1)]
 
 
 def _outputs(result) -> str:
@@ -322,9 +322,16 @@ def secrets():
     return _secret_lines()
 
 
+ATTACKER = 3  # the grade-class slot whose user the attacks run as: killing every process of their own
+# user (KILL_PARENT), or using up its process limit (FORK_BOMB), must not reach the student processes
+# that the other pytest-xdist worker's tests run at the same time as grader-student
+
+
 @ROOTED  # without root, student code runs as the grader's user: it could read and write what we can
 @pytest.mark.parametrize("name", list(ATTACKS))
-def test_attack_earns_nothing_reads_nothing_changes_nothing_leaves_nothing(name, submission, secrets):
+def test_attack_earns_nothing_reads_nothing_changes_nothing_leaves_nothing(name, submission, secrets, monkeypatch):
+    assert lockdown.make_users(ATTACKER) == []
+    monkeypatch.setenv(lockdown.SLOT_ENV, str(ATTACKER))
     before = _fingerprint()
     started = time.monotonic()
     result = grade(CACHE, submission(CACHE, attack(ATTACKS[name])), limits=BRISK,
