@@ -78,9 +78,10 @@ class StudentCodeRaised(Exception):
 
     __module__ = "builtins"  # shown to students as 'StudentCodeRaised: ...'
 
-    def __init__(self, text: str, type_name: str, message: str):
+    def __init__(self, text: str, type_name: str, message: str, kinds: tuple[str, ...] = ()):
         super().__init__(text)
         self.type_name, self.message = type_name, message
+        self.kinds = kinds or (type_name,)  # its type's name and its bases' (`"ValueError" in exc.kinds`)
 
 
 class NotPlainData(Exception):
@@ -290,6 +291,19 @@ class StudentProcess:
         """Call the target with these arguments and wait for what comes back (see Pending.result)."""
         return self.call_in_background(label, target, args, kwargs, keep, background=False).result()
 
+    def call_each(self, label: str, target: dict, items: list, args: tuple = (), kwargs: dict | None = None):
+        """[target(item, *args, **kwargs) for item in items], in one round trip (see for_each)."""
+        kwargs = kwargs or {}
+        text = call_text(label, (Each(len(items)), *args), kwargs)
+        number = self._send({"op": "call", "target": target, "each": _objects_by_name(items),
+                             "args": _objects_by_name(list(args)), "kwargs": _objects_by_name(kwargs)},
+                            f"during {text}")
+        reply = self._reply(number, f"during {text}")
+        at = reply.get("at")
+        if "raised" in reply and type(at) is int and 0 <= at < len(items):
+            text = call_text(label, (items[at], *args), kwargs)
+        return _outcome(self, text, reply)
+
     def call_in_background(self, label: str, target: dict, args: tuple = (), kwargs: dict | None = None,
                            keep: bool = False, background: bool = True) -> "Pending":
         """Start the call in a thread of the student process and return at once.
@@ -377,10 +391,24 @@ class Pending:
         return _outcome(self._process, self.text, self._reply)
 
 
+class Each:
+    """How a call made for each of many inputs shows in messages: `pick_server(<each of 4000>, [...])`."""
+
+    def __init__(self, count: int):
+        self.count = count
+
+    def __repr__(self) -> str:
+        return f"<each of {self.count}>"
+
+
 def _outcome(process: StudentProcess, text: str, reply: dict):
     if "raised" in reply:
         type_name, message, where = _raised(reply["raised"])
-        raise StudentCodeRaised(f"{text} raised {type_name}: {message}{where}", type_name, message)
+        kinds = (type_name, *_bases(reply["raised"]))
+        if type_name == "NotImplementedError":  # a skeleton's stub: the test ends here, in words that say so
+            raise StudentCodeRaised(f"not written yet: {text} raised NotImplementedError{where}",
+                                    type_name, message, kinds)
+        raise StudentCodeRaised(f"{text} raised {type_name}: {message}{where}", type_name, message, kinds)
     if "refused" in reply:
         raise NotPlainData(f"{text}: {str(reply['refused'])[:300]}. Only {wire.PLAIN} travel between "
                            "your code and the tests")
@@ -395,11 +423,18 @@ def _objects_by_name(value):
     """Arguments as they cross: a Remote object (a kept listener, say) as the number it is kept under."""
     if isinstance(value, Remote):
         return argument(value)
+    if type(value) is list and all(type(v) is str for v in value):  # words, keys: quickly
+        return value
     if type(value) in (list, tuple):
         return type(value)(_objects_by_name(v) for v in value)
     if type(value) is dict:
         return {k: _objects_by_name(v) for k, v in value.items()}
     return value
+
+
+def _bases(raised) -> tuple[str, ...]:
+    bases = raised.get("bases") if type(raised) is dict else None
+    return tuple(b for b in bases if type(b) is str) if type(bases) is list else ()
 
 
 def _raised(raised) -> tuple[str, str, str]:
@@ -462,9 +497,20 @@ def value(remote: Remote):
     return remote._process.get(remote._label, remote._target)
 
 
+def for_each(remote: Remote, items, *args, **kwargs) -> list:
+    """[remote(item, *args, **kwargs) for item in items], run in the student process in one round trip:
+    for thousands of inputs (`for_each(hashing.pick_server, keys, servers)`). Every call gets its own copy
+    of the arguments; the first that raises ends it, and its message names that item."""
+    return remote._process.call_each(remote._label, remote._target, list(items), args, kwargs)
+
+
 def argument(remote: Remote) -> wire.Ref | wire.Live:
-    """A kept or built object, to pass back into the student process: `receive(argument(listener))`."""
+    """A kept or built object, or a function of the module, to pass back into the student process:
+    `receive(argument(listener))`, `distribution(words, hashing.alpha_shard)`."""
     ref = remote._ref
+    if ref is None and "on" not in remote._target and remote._target["attrs"]:
+        return wire.Live("module_attribute", {"module": remote._process.zygote.box.module,
+                                              "attrs": remote._target["attrs"]}, remote._label)
     if ref is None:
         raise TypeError(f"{remote!r} is not an object kept in the student process")
     return ref
@@ -474,9 +520,22 @@ def stand_in(name: str, returns=("square",), sleep: float = 0.0) -> wire.Live:
     """A function built in the student process that reports each call to the judge.
 
     `returns`: ('square',) n*n, ('times', k) x*k, ('tagged', tag) (tag, args),
-    ('pair', tag) (tag, x), ('identity',) x, ('const', value) the value.
+    ('pair', tag) (tag, x), ('identity',) x, ('const', value) the value,
+    ('table', {x: value}, default) the value the judge gave for x (the default for any other x).
     """
     return wire.Live("stand_in", {"name": name, "returns": list(returns), "sleep": sleep}, name)
+
+
+def one_pass(items: list, kind: str = "generator", label: str = "") -> wire.Live:
+    """`items` as an iterable built in the student process that can be gone through once only and has
+    no len(): a generator, or (kind 'map') a map object. Built anew each time it is passed."""
+    return wire.Live("one_pass", {"items": list(items), "kind": kind}, label or f"a {kind} of {len(items)} items")
+
+
+def builtin(name: str) -> wire.Live:
+    """A builtin function of the student process (`process.handle(builtin("dict"))(kept)`): to make plain
+    data of a kept result whose type the contract leaves open (a Counter is a dict)."""
+    return wire.Live("builtin", {"name": name}, name)
 
 
 def memcached_client(kind: str, servers: list[tuple[str, int]], label: str = "mc", **options) -> wire.Live:

@@ -9,8 +9,9 @@ import socket
 import zmq
 
 from grader.harness import free_port
-from grader.student_process import (NotPlainData, StudentCodeRaised, StudentProcessEnded, background,
-                                    duplicate_socket, keep, stand_in, text_stream, value, zmq_context)
+from grader.student_process import (NotPlainData, StudentCodeRaised, StudentProcessEnded, background, builtin,
+                                    duplicate_socket, for_each, keep, one_pass, stand_in, text_stream, value,
+                                    zmq_context)
 
 MODULE = '''
 import os
@@ -67,6 +68,28 @@ def report(n, tell, out):
         tell(i)
     out.write("done")
     return n
+
+def place(key, servers):
+    servers.append("mine")  # every call has arguments of its own: this is never seen by the next
+    if key == "bad":
+        raise KeyError(key)
+    return f"{key}@{len(servers)}"
+
+def apply(items, f):
+    return [f(item) for item in items] + [hasattr(items, "__len__")]
+
+def tally(words):
+    from collections import Counter
+    return Counter(words)
+
+class Refusal(ValueError):
+    pass
+
+def refuse():
+    raise Refusal("no")
+
+def stub(x):
+    raise NotImplementedError()
 '''
 
 
@@ -170,3 +193,37 @@ def test_values_events_and_threads_as_the_judge_sees_them(process):
     assert mod.report(3, stand_in("tell", ("identity",)), text_stream("out")) == 3
     assert told == [(0,), (1,), (2,)] and written == [("done",)]
     assert process.threads() >= 1
+
+
+def test_for_each_is_one_round_trip_with_arguments_of_its_own_per_call(process):
+    mod = process.module()
+    assert for_each(mod.place, ["a", "b", "c"], ["s1"]) == ["a@2", "b@2", "c@2"]
+    with pytest.raises(StudentCodeRaised, match=r"^place\('bad', \['s1'\]\) raised KeyError"):
+        for_each(mod.place, ["a", "bad", "c"], ["s1"])
+
+
+def test_module_functions_built_iterables_and_tables_as_arguments(process):
+    mod, calls = process.module(), []
+    process.listen("f", calls.append)
+    table = stand_in("f", ("table", {"a": 1, "b": 2}, 0))
+    assert mod.apply(one_pass(["a", "b", "z"]), table) == [1, 2, 0, False] and calls == [("a",), ("b",), ("z",)]
+    assert mod.apply(one_pass(["a"], "map"), table) == [1, False]
+    assert mod.apply(["x"], mod.double) == ["xx", True]  # a function of the module, given as an argument
+
+
+def test_a_kept_dict_subclass_is_read_through_builtins(process):
+    mod = process.module()
+    with pytest.raises(NotPlainData, match="Counter is not plain data"):
+        mod.tally(["a", "a"])
+    kept = keep(mod.tally, ["a", "a", "b"])
+    assert process.handle(builtin("isinstance"))(kept, builtin("dict")) is True
+    assert process.handle(builtin("dict"))(kept) == {"a": 2, "b": 1}
+
+
+def test_exceptions_carry_their_bases_and_a_stub_says_not_written_yet(process):
+    mod = process.module()
+    with pytest.raises(StudentCodeRaised) as caught:
+        mod.refuse()
+    assert caught.value.type_name == "Refusal" and "ValueError" in caught.value.kinds
+    with pytest.raises(StudentCodeRaised, match=r"^not written yet: stub\(1\) raised NotImplementedError"):
+        mod.stub(1)
