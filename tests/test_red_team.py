@@ -441,8 +441,11 @@ def test_the_student_process_reaches_loopback_only(spy):
     assert "lo" in spy.interfaces()
 
 
-def test_the_judge_never_imports_the_students_module():
+@pytest.mark.parametrize("judged", [a for a in course.available() if a.judged], ids=lambda a: a.id)
+def test_the_judge_never_imports_the_students_module(judged):
     """The hidden tests of a judged assignment reach the module only through a student process."""
-    for path in (course.HIDDEN / CACHE).glob("*.py"):
+    name = judged.module_name
+    for path in judged.hidden_dir.glob("*.py"):
         text = path.read_text()
-        assert "import squares" not in text and "student(\"squares\")" not in text, path.name
+        assert f"import {name}" not in text and f"student(\"{name}\")" not in text, path.name
+        assert "run_python" not in text, path.name  # a fresh interpreter of the judge's, importing the module
