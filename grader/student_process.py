@@ -291,17 +291,19 @@ class StudentProcess:
         """Call the target with these arguments and wait for what comes back (see Pending.result)."""
         return self.call_in_background(label, target, args, kwargs, keep, background=False).result()
 
-    def call_each(self, label: str, target: dict, items: list, args: tuple = (), kwargs: dict | None = None):
-        """[target(item, *args, **kwargs) for item in items], in one round trip (see for_each)."""
+    def call_each(self, label: str, target: dict, items: list, args: tuple = (), kwargs: dict | None = None,
+                  spread: bool = False):
+        """[target(item, *args, **kwargs) for item in items], in one round trip (see for_each);
+        `spread`: each item is a tuple of arguments, target(*item, *args, **kwargs) (see starmap)."""
         kwargs = kwargs or {}
         text = call_text(label, (Each(len(items)), *args), kwargs)
-        number = self._send({"op": "call", "target": target, "each": _objects_by_name(items),
+        number = self._send({"op": "call", "target": target, "each": _objects_by_name(items), "spread": spread,
                              "args": _objects_by_name(list(args)), "kwargs": _objects_by_name(kwargs)},
                             f"during {text}")
         reply = self._reply(number, f"during {text}")
         at = reply.get("at")
         if "raised" in reply and type(at) is int and 0 <= at < len(items):
-            text = call_text(label, (items[at], *args), kwargs)
+            text = call_text(label, (*(items[at] if spread else (items[at],)), *args), kwargs)
         return _outcome(self, text, reply)
 
     def call_in_background(self, label: str, target: dict, args: tuple = (), kwargs: dict | None = None,
@@ -502,6 +504,12 @@ def for_each(remote: Remote, items, *args, **kwargs) -> list:
     for thousands of inputs (`for_each(hashing.pick_server, keys, servers)`). Every call gets its own copy
     of the arguments; the first that raises ends it, and its message names that item."""
     return remote._process.call_each(remote._label, remote._target, list(items), args, kwargs)
+
+
+def starmap(remote: Remote, argument_tuples) -> list:
+    """[remote(*arguments) for arguments in argument_tuples], in one round trip, as for_each."""
+    return remote._process.call_each(remote._label, remote._target, [tuple(a) for a in argument_tuples],
+                                     spread=True)
 
 
 def argument(remote: Remote) -> wire.Ref | wire.Live:

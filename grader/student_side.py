@@ -259,19 +259,21 @@ def run(module, request: dict, kept: dict, folder: str) -> dict:
 
 
 def each(target, request: dict, kept: dict, folder: str) -> dict:
-    """target(item, *args, **kwargs) for each item, every call with arguments of its own; the first
-    that raises ends it, and the reply says which (`at`)."""
+    """target(item, *args, **kwargs) for each item (target(*item, *args, **kwargs) when `spread`), every
+    call with arguments of its own; the first that raises ends it, and the reply says which (`at`)."""
     args, kwargs = request["args"], request["kwargs"]
     try:  # plain data: a copy for each call from marshal, many times quicker than building it anew
         template = marshal.dumps((args, kwargs))
         fresh = functools.partial(marshal.loads, template)
     except ValueError:  # built or kept objects among them
         fresh = lambda: (build(args, kept), build(kwargs, kept))  # noqa: E731
+    spread = bool(request.get("spread"))  # each item is a tuple of leading arguments (starmap), not one
     results = []
     for at, item in enumerate(request["each"]):
         try:
             more, named = fresh()
-            results.append(target(build(item, kept), *more, **named))
+            leading = tuple(build(item, kept)) if spread else (build(item, kept),)
+            results.append(target(*leading, *more, **named))
         except BaseException as exc:
             return {"raised": describe(exc, folder), "at": at}
     return {"ok": results}

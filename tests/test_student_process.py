@@ -10,8 +10,8 @@ import zmq
 
 from grader.harness import free_port
 from grader.student_process import (NotPlainData, StudentCodeRaised, StudentProcessEnded, background, builtin,
-                                    duplicate_socket, for_each, keep, one_pass, stand_in, text_stream, value,
-                                    zmq_context)
+                                    duplicate_socket, for_each, keep, one_pass, stand_in, starmap, text_stream,
+                                    value, zmq_context)
 
 MODULE = '''
 import os
@@ -195,11 +195,14 @@ def test_values_events_and_threads_as_the_judge_sees_them(process):
     assert process.threads() >= 1
 
 
-def test_for_each_is_one_round_trip_with_arguments_of_its_own_per_call(process):
+def test_for_each_and_starmap_are_one_round_trip_with_arguments_of_its_own_per_call(process):
     mod = process.module()
     assert for_each(mod.place, ["a", "b", "c"], ["s1"]) == ["a@2", "b@2", "c@2"]
     with pytest.raises(StudentCodeRaised, match=r"^place\('bad', \['s1'\]\) raised KeyError"):
         for_each(mod.place, ["a", "bad", "c"], ["s1"])
+    assert starmap(mod.place, [("a", ["s1"]), ("b", ["s1", "s2"])]) == ["a@2", "b@3"]
+    with pytest.raises(StudentCodeRaised, match=r"^place\('bad', \['s2'\]\) raised KeyError"):
+        starmap(mod.place, [("a", ["s1"]), ("bad", ["s2"])])
 
 
 def test_module_functions_built_iterables_and_tables_as_arguments(process):

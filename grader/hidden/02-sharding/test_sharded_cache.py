@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from grader.student_process import StudentCodeRaised, for_each
+from grader.student_process import StudentCodeRaised, for_each, starmap
 
 # 60 keys over 3 servers: with an even placement, some server is nobody's home with probability
 # 3 * (2/3) ** 60 < 1e-10 (the servers' ports, and so the homes, change from run to run).
@@ -87,8 +87,7 @@ def test_server_for_is_pick_server_over_host_port_names(hashing, shared_servers,
 def test_each_key_lives_on_its_server_and_no_other(hashing, shared_servers, sharded):
     """set stores each key on server_for(key) and on no other server: each server, asked directly, agrees."""
     cache = sharded(shared_servers)
-    for key in KEYS:
-        cache.set(key, value_of(key))
+    starmap(cache.set, [(key, value_of(key)) for key in KEYS])
     home = homes(cache, shared_servers, KEYS)
     for key, got in zip(KEYS, for_each(cache.get, KEYS)):
         assert got == value_of(key), f"after set({key!r}, {value_of(key)!r}), get({key!r}) returned {got!r}"
@@ -153,8 +152,7 @@ def test_a_stopped_server_costs_only_its_keys(hashing, private_servers, sharded)
     """When one of three servers stops mid-test, its keys become misses (no exception, written nowhere else);
     the other servers' keys keep working."""
     cache = sharded(private_servers)
-    for key in KEYS:
-        cache.set(key, value_of(key))
+    starmap(cache.set, [(key, value_of(key)) for key in KEYS])
     home = homes(cache, private_servers, KEYS)
     victim = private_servers[0]
     lost = [key for key in KEYS if home[key] == victim.address]
@@ -196,9 +194,9 @@ def test_close_closes_every_connection(hashing, private_servers, sharded):
     wait_for(lambda: readings.append(connections()) or readings[-1] == readings[-2], seconds=2)
     before = readings[-1]  # settled: the harness's own probes of the new servers have closed
     cache = sharded(private_servers)
-    for i in range(30):  # a few keys on every server
-        cache.set(f"k{i}", b"v")
-        cache.get(f"k{i}")
+    keys = [f"k{i}" for i in range(30)]  # a few keys on every server
+    starmap(cache.set, [(key, b"v") for key in keys])
+    for_each(cache.get, keys)
     cache.close()
     assert wait_for(lambda: all(now <= then for now, then in zip(connections(), before)), seconds=5), (
         f"after close(), the servers still count {connections()} open connections; before the cache they "
