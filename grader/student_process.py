@@ -8,6 +8,10 @@ What goes wrong on the other side reaches the test as one of three exceptions,
 each worded for the student: the code raised (its type and message), the result
 was not plain data, or the process ended (its exit status: an os._exit, a crash,
 a limit).
+
+Every function on the way from a test to the student process sets pytest's
+`__tracebackhide__`: a failure's traceback then shows the test's lines only, and
+pytest no longer parses this file for each of these frames (0.1 s a failure).
 """
 from __future__ import annotations
 
@@ -250,6 +254,7 @@ class StudentProcess:
 
     def _reply(self, number: int | None, doing: str, timeout: float | None = None) -> dict:
         """The reply to request `number`; TimeoutError when none came within `timeout` seconds."""
+        __tracebackhide__ = True
         with self._arrived:
             if not self._arrived.wait_for(lambda: number in self._replies or self._broken, timeout):
                 raise TimeoutError(f"no answer {doing} within {timeout:g} s")
@@ -267,6 +272,7 @@ class StudentProcess:
         return reply
 
     def _send(self, request: dict, doing: str) -> int:
+        __tracebackhide__ = True
         number = next(self._numbers)
         try:
             self.sock.sendall(wire.frame(wire.dumps({**request, "id": number}, trusted=True)))
@@ -279,6 +285,7 @@ class StudentProcess:
 
     def start(self, timeout: float | None = None) -> None:
         """Wait for the module to import; raises StudentCodeRaised (or the others) when it does not."""
+        __tracebackhide__ = True
         module = f"{self.zygote.box.module}.py"
         reply = self._reply(None, f"while importing {module}", timeout)
         if "raised" in reply:
@@ -289,12 +296,14 @@ class StudentProcess:
 
     def call(self, label: str, target: dict, args: tuple = (), kwargs: dict | None = None, keep: bool = False):
         """Call the target with these arguments and wait for what comes back (see Pending.result)."""
+        __tracebackhide__ = True
         return self.call_in_background(label, target, args, kwargs, keep, background=False).result()
 
     def call_each(self, label: str, target: dict, items: list, args: tuple = (), kwargs: dict | None = None,
                   spread: bool = False):
         """[target(item, *args, **kwargs) for item in items], in one round trip (see for_each);
         `spread`: each item is a tuple of arguments, target(*item, *args, **kwargs) (see starmap)."""
+        __tracebackhide__ = True
         kwargs = kwargs or {}
         text = call_text(label, (Each(len(items)), *args), kwargs)
         number = self._send({"op": "call", "target": target, "each": _objects_by_name(items), "spread": spread,
@@ -313,6 +322,7 @@ class StudentProcess:
         Meanwhile the test may make other calls (terminate the node's context, say);
         `keep`: the result stays in the student process, and comes back as a handle.
         """
+        __tracebackhide__ = True
         kwargs = kwargs or {}
         text = call_text(label, args, kwargs)
         args, kwargs = _objects_by_name(list(args)), _objects_by_name(kwargs)
@@ -322,10 +332,12 @@ class StudentProcess:
 
     def get(self, label: str, target: dict):
         """The value of an attribute on the student side (plain data only)."""
+        __tracebackhide__ = True
         doing = f"while reading {label}"
         return _outcome(self, label, self._reply(self._send({"op": "get", "target": target}, doing), doing))
 
     def assign(self, name: str, value) -> None:
+        __tracebackhide__ = True
         doing = f"while setting {self.zygote.box.module}.{name}"
         self._reply(self._send({"op": "assign", "name": name, "value": value}, doing), doing)
 
@@ -379,6 +391,7 @@ class Pending:
 
     def done(self, timeout: float = 0.0) -> bool:
         """Whether it has returned (or raised), waiting at most `timeout` seconds for it."""
+        __tracebackhide__ = True
         if self._reply is None:
             try:
                 self._reply = self._process._reply(self._number, f"during {self.text}", timeout)
@@ -388,6 +401,7 @@ class Pending:
 
     def result(self, timeout: float | None = None):
         """What it returned; raises what it raised, as StudentCodeRaised; TimeoutError while it runs on."""
+        __tracebackhide__ = True
         if self._reply is None:
             self._reply = self._process._reply(self._number, f"during {self.text}", timeout)
         return _outcome(self._process, self.text, self._reply)
@@ -404,6 +418,7 @@ class Each:
 
 
 def _outcome(process: StudentProcess, text: str, reply: dict):
+    __tracebackhide__ = True
     if "raised" in reply:
         type_name, message, where = _raised(reply["raised"])
         kinds = (type_name, *_bases(reply["raised"]))
@@ -467,6 +482,7 @@ class Remote:
         return Remote(self._process, label, {**self._target, "attrs": [*self._target["attrs"], name]})
 
     def __call__(self, *args, **kwargs):
+        __tracebackhide__ = True
         return self._process.call(self._label, self._target, args, kwargs)
 
     def __repr__(self) -> str:
@@ -482,20 +498,24 @@ class Remote:
 
 def background(remote: Remote, *args, **kwargs) -> Pending:
     """Start `remote(*args, **kwargs)` in a thread of the student process; the test goes on at once."""
+    __tracebackhide__ = True
     return remote._process.call_in_background(remote._label, remote._target, args, kwargs)
 
 
 def keep(remote: Remote, *args, **kwargs) -> Remote:
     """`remote(*args, **kwargs)`, its result left in the student process: a listening socket, an object."""
+    __tracebackhide__ = True
     return remote._process.call(remote._label, remote._target, args, kwargs, keep=True)
 
 
 def keep_in_background(remote: Remote, *args, **kwargs) -> Pending:
+    __tracebackhide__ = True
     return remote._process.call_in_background(remote._label, remote._target, args, kwargs, keep=True)
 
 
 def value(remote: Remote):
     """The value of a student-side attribute (`value(hashing.SERVERS)`), as plain data."""
+    __tracebackhide__ = True
     return remote._process.get(remote._label, remote._target)
 
 
@@ -503,11 +523,13 @@ def for_each(remote: Remote, items, *args, **kwargs) -> list:
     """[remote(item, *args, **kwargs) for item in items], run in the student process in one round trip:
     for thousands of inputs (`for_each(hashing.pick_server, keys, servers)`). Every call gets its own copy
     of the arguments; the first that raises ends it, and its message names that item."""
+    __tracebackhide__ = True
     return remote._process.call_each(remote._label, remote._target, list(items), args, kwargs)
 
 
 def starmap(remote: Remote, argument_tuples) -> list:
     """[remote(*arguments) for arguments in argument_tuples], in one round trip, as for_each."""
+    __tracebackhide__ = True
     return remote._process.call_each(remote._label, remote._target, [tuple(a) for a in argument_tuples],
                                      spread=True)
 
