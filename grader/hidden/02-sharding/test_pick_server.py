@@ -157,16 +157,15 @@ def test_pick_server_is_the_same_in_every_process(hashing, student_process):
     rng = random.Random(3)
     keys = random_keys(rng, 300)
     servers_lists = [sequential_names(3), random_names(rng, 5), sequential_names(16)]
-    here = placements(hashing, keys, servers_lists)
-    for seed in ("1", "2"):
-        elsewhere = student_process("hashing", hashseed=seed).module()  # another process, another hash()
-        there = placements(elsewhere, keys, servers_lists)
-        for servers, mine, theirs in zip(servers_lists, here, there):
-            differing = [(k, a, b) for k, a, b in zip(keys, mine, theirs) if a != b]
-            assert not differing, (
-                f"with PYTHONHASHSEED={seed}, another process placed {len(differing)} of {len(keys)} keys "
-                f"elsewhere over {short(servers)}; e.g. {differing[0][0]!r}: {differing[0][1]!r} here, "
-                f"{differing[0][2]!r} there. Two clients of one cache would never find each other's keys")
+    here = placements(hashing, keys, servers_lists)  # PYTHONHASHSEED=0
+    # Another process, another hash(): a placement built on it moves most of these 900 keys.
+    there = placements(student_process("hashing", hashseed="1").module(), keys, servers_lists)
+    for servers, mine, theirs in zip(servers_lists, here, there):
+        differing = [(k, a, b) for k, a, b in zip(keys, mine, theirs) if a != b]
+        assert not differing, (
+            f"with PYTHONHASHSEED=1, another process placed {len(differing)} of {len(keys)} keys "
+            f"elsewhere over {short(servers)}; e.g. {differing[0][0]!r}: {differing[0][1]!r} here, "
+            f"{differing[0][2]!r} there. Two clients of one cache would never find each other's keys")
 
 
 # -- evenness and movement --------------------------------------------------------
