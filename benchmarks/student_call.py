@@ -1,4 +1,5 @@
-"""What grading through a student process costs: one call into it, and one fresh process, beside a bare call.
+"""What grading through a student process costs: one call into it, one input of a batch (for_each), and one
+fresh process, beside a bare call.
 
 The judge calls the student's functions over a socket pair (student_process.py)
 and gives each test a fresh student process forked from a preloaded zygote. These
@@ -17,9 +18,9 @@ import time
 from pathlib import Path
 
 from grader import course, lockdown
-from grader.student_process import Zygote
+from grader.student_process import Zygote, for_each
 
-CALLS, PROCESSES = 2000, 40
+CALLS, PROCESSES, EACH = 2000, 40, 20_000
 
 
 def per_call(function, times: int) -> float:
@@ -48,6 +49,9 @@ def main() -> int:
         remote = process.module()
         rows = [("bare call: square_key(7) in this process", per_call(squares.square_key, CALLS)),
                 ("one call into the student process: square_key(7)", per_call(remote.square_key, CALLS))]
+        started = time.perf_counter()
+        for_each(remote.square_key, range(EACH))
+        rows.append((f"per input of for_each(square_key, {EACH:,} inputs)", (time.perf_counter() - started) / EACH))
         process.end()
         started = time.perf_counter()
         for _ in range(PROCESSES):

@@ -47,7 +47,7 @@ class Assignment:
 
 CATALOGUE = (
     Assignment("01-cache-aside", "squares.py", services=("memcached",), judged=True, libraries=("pymemcache",)),
-    Assignment("02-sharding", "hashing.py", services=("memcached",)),
+    Assignment("02-sharding", "hashing.py", services=("memcached",), judged=True, libraries=("pymemcache",)),
     Assignment("03-queuepi", "queuepi.py", judged=True, libraries=("zmq",)),
     Assignment("04-keepalive", "keepalive.py", judged=True, libraries=()),
     Assignment("05-workqueue", "workqueue.py", judged=True, libraries=("zmq",)),

@@ -8,6 +8,10 @@ What goes wrong on the other side reaches the test as one of three exceptions,
 each worded for the student: the code raised (its type and message), the result
 was not plain data, or the process ended (its exit status: an os._exit, a crash,
 a limit).
+
+Every function on the way from a test to the student process sets pytest's
+`__tracebackhide__`: a failure's traceback then shows the test's lines only, and
+pytest no longer parses this file for each of these frames (0.1 s a failure).
 """
 from __future__ import annotations
 
@@ -84,9 +88,10 @@ class StudentCodeRaised(Exception):
 
     __module__ = "builtins"  # shown to students as 'StudentCodeRaised: ...'
 
-    def __init__(self, text: str, type_name: str, message: str):
+    def __init__(self, text: str, type_name: str, message: str, kinds: tuple[str, ...] = ()):
         super().__init__(text)
         self.type_name, self.message = type_name, message
+        self.kinds = kinds or (type_name,)  # its type's name and its bases' (`"ValueError" in exc.kinds`)
 
 
 class NotWrittenYet(OutcomeException):
@@ -286,6 +291,7 @@ class StudentProcess:
 
     def _reply(self, number: int | None, doing: str, timeout: float | None = None) -> dict:
         """The reply to request `number`; TimeoutError when none came within `timeout` seconds."""
+        __tracebackhide__ = True
         with self._arrived:
             if not self._arrived.wait_for(lambda: number in self._replies or self._broken, timeout):
                 raise TimeoutError(f"no answer {doing} within {timeout:g} s")
@@ -303,6 +309,7 @@ class StudentProcess:
         return reply
 
     def _send(self, request: dict, doing: str) -> int:
+        __tracebackhide__ = True
         number = next(self._numbers)
         try:
             self.sock.sendall(wire.frame(wire.dumps({**request, "id": number}, trusted=True)))
@@ -315,6 +322,7 @@ class StudentProcess:
 
     def start(self, timeout: float | None = None) -> None:
         """Wait for the module to import; raises StudentCodeRaised (or the others) when it does not."""
+        __tracebackhide__ = True
         module = f"{self.zygote.box.module}.py"
         reply = self._reply(None, f"while importing {module}", timeout)
         if "raised" in reply:
@@ -325,7 +333,24 @@ class StudentProcess:
 
     def call(self, label: str, target: dict, args: tuple = (), kwargs: dict | None = None, keep: bool = False):
         """Call the target with these arguments and wait for what comes back (see Pending.result)."""
+        __tracebackhide__ = True
         return self.call_in_background(label, target, args, kwargs, keep, background=False).result()
+
+    def call_each(self, label: str, target: dict, items: list, args: tuple = (), kwargs: dict | None = None,
+                  spread: bool = False):
+        """[target(item, *args, **kwargs) for item in items], in one round trip (see for_each);
+        `spread`: each item is a tuple of arguments, target(*item, *args, **kwargs) (see starmap)."""
+        __tracebackhide__ = True
+        kwargs = kwargs or {}
+        text = call_text(label, (Each(len(items)), *args), kwargs)
+        number = self._send({"op": "call", "target": target, "each": _objects_by_name(items), "spread": spread,
+                             "args": _objects_by_name(list(args)), "kwargs": _objects_by_name(kwargs)},
+                            f"during {text}")
+        reply = self._reply(number, f"during {text}")
+        at = reply.get("at")
+        if "raised" in reply and type(at) is int and 0 <= at < len(items):
+            text = call_text(label, (*(items[at] if spread else (items[at],)), *args), kwargs)
+        return _outcome(self, text, reply)
 
     def call_in_background(self, label: str, target: dict, args: tuple = (), kwargs: dict | None = None,
                            keep: bool = False, background: bool = True, times: int | None = None) -> "Pending":
@@ -335,6 +360,7 @@ class StudentProcess:
         `keep`: the result stays in the student process, and comes back as a handle;
         `times`: the call is made that many times over, and the results come back as one list.
         """
+        __tracebackhide__ = True
         kwargs = kwargs or {}
         text = call_text(label, args, kwargs)
         args, kwargs = _objects_by_name(list(args)), _objects_by_name(kwargs)
@@ -344,10 +370,12 @@ class StudentProcess:
 
     def get(self, label: str, target: dict):
         """The value of an attribute on the student side (plain data only)."""
+        __tracebackhide__ = True
         doing = f"while reading {label}"
         return _outcome(self, label, self._reply(self._send({"op": "get", "target": target}, doing), doing))
 
     def assign(self, name: str, value) -> None:
+        __tracebackhide__ = True
         doing = f"while setting {self.zygote.box.module}.{name}"
         self._reply(self._send({"op": "assign", "name": name, "value": value}, doing), doing)
 
@@ -433,6 +461,7 @@ class Pending:
 
     def done(self, timeout: float = 0.0) -> bool:
         """Whether it has returned (or raised), waiting at most `timeout` seconds for it."""
+        __tracebackhide__ = True
         if self._reply is None:
             try:
                 self._reply = self._process._reply(self._number, f"during {self.text}", timeout)
@@ -442,18 +471,31 @@ class Pending:
 
     def result(self, timeout: float | None = None):
         """What it returned; raises what it raised, as StudentCodeRaised; TimeoutError while it runs on."""
+        __tracebackhide__ = True
         if self._reply is None:
             self._reply = self._process._reply(self._number, f"during {self.text}", timeout)
         return _outcome(self._process, self.text, self._reply)
 
 
+class Each:
+    """How a call made for each of many inputs shows in messages: `pick_server(<each of 4000>, [...])`."""
+
+    def __init__(self, count: int):
+        self.count = count
+
+    def __repr__(self) -> str:
+        return f"<each of {self.count}>"
+
+
 def _outcome(process: StudentProcess, text: str, reply: dict):
+    __tracebackhide__ = True
     if "raised" in reply:
         type_name, message, where = _raised(reply["raised"])
-        if type_name == "NotImplementedError":
+        kinds = (type_name, *_bases(reply["raised"]))
+        if type_name == "NotImplementedError":  # a skeleton's stub: the test ends here, in words that say so
             raise NotWrittenYet(f"not written yet: {text.split('(')[0]} ({text} raised NotImplementedError"
                                 f"{where}: replace the `raise NotImplementedError()` with your code)")
-        raise StudentCodeRaised(f"{text} raised {type_name}: {message}{where}", type_name, message)
+        raise StudentCodeRaised(f"{text} raised {type_name}: {message}{where}", type_name, message, kinds)
     if "refused" in reply:
         raise NotPlainData(f"{text}: {str(reply['refused'])[:300]}. Only {wire.PLAIN} travel between "
                            "your code and the tests")
@@ -468,11 +510,18 @@ def _objects_by_name(value):
     """Arguments as they cross: a Remote object (a kept listener, say) as the number it is kept under."""
     if isinstance(value, Remote):
         return argument(value)
+    if type(value) is list and all(type(v) is str for v in value):  # words, keys: quickly
+        return value
     if type(value) in (list, tuple):
         return type(value)(_objects_by_name(v) for v in value)
     if type(value) is dict:
         return {k: _objects_by_name(v) for k, v in value.items()}
     return value
+
+
+def _bases(raised) -> tuple[str, ...]:
+    bases = raised.get("bases") if type(raised) is dict else None
+    return tuple(b for b in bases if type(b) is str) if type(bases) is list else ()
 
 
 def _raised(raised) -> tuple[str, str, str]:
@@ -503,6 +552,7 @@ class Remote:
         return Remote(self._process, label, {**self._target, "attrs": [*self._target["attrs"], name]})
 
     def __call__(self, *args, **kwargs):
+        __tracebackhide__ = True
         return self._process.call(self._label, self._target, args, kwargs)
 
     def __repr__(self) -> str:
@@ -518,6 +568,7 @@ class Remote:
 
 def background(remote: Remote, *args, **kwargs) -> Pending:
     """Start `remote(*args, **kwargs)` in a thread of the student process; the test goes on at once."""
+    __tracebackhide__ = True
     return remote._process.call_in_background(remote._label, remote._target, args, kwargs)
 
 
@@ -530,21 +581,43 @@ def repeat(remote: Remote, times: int, *args, **kwargs) -> list:
 
 def keep(remote: Remote, *args, **kwargs) -> Remote:
     """`remote(*args, **kwargs)`, its result left in the student process: a listening socket, an object."""
+    __tracebackhide__ = True
     return remote._process.call(remote._label, remote._target, args, kwargs, keep=True)
 
 
 def keep_in_background(remote: Remote, *args, **kwargs) -> Pending:
+    __tracebackhide__ = True
     return remote._process.call_in_background(remote._label, remote._target, args, kwargs, keep=True)
 
 
 def value(remote: Remote):
     """The value of a student-side attribute (`value(hashing.SERVERS)`), as plain data."""
+    __tracebackhide__ = True
     return remote._process.get(remote._label, remote._target)
 
 
+def for_each(remote: Remote, items, *args, **kwargs) -> list:
+    """[remote(item, *args, **kwargs) for item in items], run in the student process in one round trip:
+    for thousands of inputs (`for_each(hashing.pick_server, keys, servers)`). Every call gets its own copy
+    of the arguments; the first that raises ends it, and its message names that item."""
+    __tracebackhide__ = True
+    return remote._process.call_each(remote._label, remote._target, list(items), args, kwargs)
+
+
+def starmap(remote: Remote, argument_tuples) -> list:
+    """[remote(*arguments) for arguments in argument_tuples], in one round trip, as for_each."""
+    __tracebackhide__ = True
+    return remote._process.call_each(remote._label, remote._target, [tuple(a) for a in argument_tuples],
+                                     spread=True)
+
+
 def argument(remote: Remote) -> wire.Ref | wire.Live:
-    """A kept or built object, to pass back into the student process: `receive(argument(listener))`."""
+    """A kept or built object, or a function of the module, to pass back into the student process:
+    `receive(argument(listener))`, `distribution(words, hashing.alpha_shard)`."""
     ref = remote._ref
+    if ref is None and "on" not in remote._target and remote._target["attrs"]:
+        return wire.Live("module_attribute", {"module": remote._process.zygote.box.module,
+                                              "attrs": remote._target["attrs"]}, remote._label)
     if ref is None:
         raise TypeError(f"{remote!r} is not an object kept in the student process")
     return ref
@@ -554,7 +627,8 @@ def stand_in(name: str, returns=("square",), sleep: float = 0.0, stall: tuple | 
     """A function built in the student process that reports each call to the judge.
 
     `returns`: ('square',) n*n, ('times', k) x*k, ('tagged', tag) (tag, args),
-    ('pair', tag) (tag, x), ('identity',) x, ('const', value) the value.
+    ('pair', tag) (tag, x), ('identity',) x, ('const', value) the value,
+    ('table', {x: value}, default) the value the judge gave for x (the default for any other x).
     `stall`: (x, seconds): the first call with the first argument x sleeps that long
     instead of `sleep` (a worker stuck in the middle of one request).
     """
@@ -562,6 +636,18 @@ def stand_in(name: str, returns=("square",), sleep: float = 0.0, stall: tuple | 
     if stall is not None:
         spec["stall"] = list(stall)
     return wire.Live("stand_in", spec, name)
+
+
+def one_pass(items: list, kind: str = "generator", label: str = "") -> wire.Live:
+    """`items` as an iterable built in the student process that can be gone through once only and has
+    no len(): a generator, or (kind 'map') a map object. Built anew each time it is passed."""
+    return wire.Live("one_pass", {"items": list(items), "kind": kind}, label or f"a {kind} of {len(items)} items")
+
+
+def builtin(name: str) -> wire.Live:
+    """A builtin function of the student process (`process.handle(builtin("dict"))(kept)`): to make plain
+    data of a kept result whose type the contract leaves open (a Counter is a dict)."""
+    return wire.Live("builtin", {"name": name}, name)
 
 
 def memcached_client(kind: str, servers: list[tuple[str, int]], label: str = "mc", **options) -> wire.Live:

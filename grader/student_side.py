@@ -8,8 +8,10 @@ gets a number to call it by.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import io
+import marshal
 import os
 import runpy
 import socket
@@ -116,6 +118,8 @@ def stand_in(spec: dict):
             return (returns[1], args[0])
         if how == "identity":
             return args[0]
+        if how == "table":  # what the judge worked out for each argument it will pass, and a default
+            return returns[1].get(args[0], returns[2])
         return returns[1]  # "const"
 
     function.__name__ = function.__qualname__ = name
@@ -253,15 +257,40 @@ def library(spec: dict):
     return importlib.import_module(spec["name"])
 
 
+def one_pass(spec: dict):
+    """The judge's items as an iterable that can be gone through once only and has no len()."""
+    items = spec["items"]
+    return map(str, items) if spec.get("kind") == "map" else (item for item in items)
+
+
+def module_attribute(spec: dict):
+    """A function of the student's module given as an argument (`distribution(words, alpha_shard)`)."""
+    thing = sys.modules[spec["module"]]
+    for name in spec["attrs"]:
+        thing = getattr(thing, name)
+    return thing
+
+
+def builtin(spec: dict):
+    """A builtin the judge applies to an object kept here: `dict(result)` for a Counter the code returned."""
+    import builtins
+
+    return getattr(builtins, spec["name"])
+
+
 BUILDERS = {"stand_in": stand_in, "memcached_client": memcached_client, "zmq_context": zmq_context,
             "text_stream": text_stream, "random_generator": random_generator, "library": library,
-            "recording_zmq_context": recording_zmq_context, "tcp_socket": tcp_socket, "repeated": repeated}
+            "recording_zmq_context": recording_zmq_context, "tcp_socket": tcp_socket, "repeated": repeated,
+            "one_pass": one_pass, "module_attribute": module_attribute, "builtin": builtin}
+FRESH = {"one_pass", "module_attribute"}  # built anew at every use: used up, or looked up at call time
 
 
 BUILT: dict = {}  # one object per description: the same `mc` in every call is the same client
 
 
 def build(value, kept: dict):
+    if type(value) is wire.Live and value.kind in FRESH:
+        return BUILDERS[value.kind](value.spec)
     if type(value) is wire.Live:
         key = (value.kind, repr(value.spec))
         if key not in BUILT:
@@ -269,6 +298,8 @@ def build(value, kept: dict):
         return BUILT[key]
     if type(value) is wire.Ref:
         return kept[value.number]
+    if type(value) is list and all(type(v) is str for v in value):  # words, keys: quickly
+        return list(value)
     if type(value) in (list, tuple):
         return type(value)(build(v, kept) for v in value)
     if type(value) is dict:
@@ -296,8 +327,12 @@ def describe(exc: BaseException, folder: str) -> dict:
         where = [os.path.basename(exc.filename), exc.lineno or 0]
         message = exc.msg if isinstance(exc.msg, str) else message
     name = type(exc).__name__
+    try:  # "ValueError" among them: a subclass of it is a ValueError too
+        bases = [kind.__name__[:NAME_LIMIT] for kind in type(exc).__mro__[1:8] if isinstance(kind.__name__, str)]
+    except BaseException:
+        bases = []
     return {"type": name[:NAME_LIMIT] if isinstance(name, str) else "?", "message": message[:MESSAGE_LIMIT],
-            "where": where}
+            "where": where, "bases": bases}
 
 
 def resolve(module, target: dict, kept: dict):
@@ -318,6 +353,8 @@ def run(module, request: dict, kept: dict, folder: str) -> dict:
         target = resolve(module, request["target"], kept)
         if request["op"] == "get":
             return reply | {"ok": target}
+        if "each" in request:
+            return reply | each(target, request, kept, folder)
         args, kwargs = build(request["args"], kept), build(request["kwargs"], kept)
         times = request.get("times")
         result = target(*args, **kwargs) if times is None else [target(*args, **kwargs) for _ in range(times)]
@@ -327,6 +364,27 @@ def run(module, request: dict, kept: dict, folder: str) -> dict:
         kept[len(kept) + 1] = result
         return reply | {"ref": len(kept)}
     return reply | {"ok": result}
+
+
+def each(target, request: dict, kept: dict, folder: str) -> dict:
+    """target(item, *args, **kwargs) for each item (target(*item, *args, **kwargs) when `spread`), every
+    call with arguments of its own; the first that raises ends it, and the reply says which (`at`)."""
+    args, kwargs = request["args"], request["kwargs"]
+    try:  # plain data: a copy for each call from marshal, many times quicker than building it anew
+        template = marshal.dumps((args, kwargs))
+        fresh = functools.partial(marshal.loads, template)
+    except ValueError:  # built or kept objects among them
+        fresh = lambda: (build(args, kept), build(kwargs, kept))  # noqa: E731
+    spread = bool(request.get("spread"))  # each item is a tuple of leading arguments (starmap), not one
+    results = []
+    for at, item in enumerate(request["each"]):
+        try:
+            more, named = fresh()
+            leading = tuple(build(item, kept)) if spread else (build(item, kept),)
+            results.append(target(*leading, *more, **named))
+        except BaseException as exc:
+            return {"raised": describe(exc, folder), "at": at}
+    return {"ok": results}
 
 
 def receive(sock):

@@ -81,6 +81,8 @@ def to_json(value, trusted: bool = False, depth: int = 0, path: str = ""):
     if kind is bytes:
         return {"$b": base64.b64encode(value).decode("ascii")}
     if kind is list:
+        if all(type(v) is str for v in value):  # words, keys, names: thousands of them, quickly
+            return list(value)
         return [to_json(v, trusted, depth + 1, f"{path}[{i}]") for i, v in enumerate(value)]
     if kind in (tuple, set, frozenset):
         tag = {tuple: "$t", set: "$s", frozenset: "$f"}[kind]
@@ -112,6 +114,8 @@ def from_json(node, trusted: bool = False, depth: int = 0, path: str = ""):
     if node is None or kind in (bool, str, int, float):
         return node
     if kind is list:
+        if all(type(v) is str for v in node):
+            return node
         return [from_json(v, trusted, depth + 1, f"{path}[{i}]") for i, v in enumerate(node)]
     if kind is not dict or len(node) != 1:
         raise Refused(f"unexpected JSON {kind.__name__}{_where(path)}")

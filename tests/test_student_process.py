@@ -12,8 +12,9 @@ import zmq
 from grader import lockdown
 from grader.harness import free_port
 from grader.student_process import (NotPlainData, NotWrittenYet, StudentCodeRaised, StudentProcessEnded, background,
-                                    duplicate_socket, keep, library, random_generator, recording_zmq_context,
-                                    repeat, repeated, stand_in, tcp_socket, text_stream, value, zmq_context)
+                                    builtin, duplicate_socket, for_each, keep, library, one_pass, random_generator,
+                                    recording_zmq_context, repeat, repeated, stand_in, starmap, tcp_socket,
+                                    text_stream, value, zmq_context)
 
 ROOTED = pytest.mark.skipif(lockdown.account() is None, reason="needs root and the grader-student user (setup.sh)")
 
@@ -93,6 +94,25 @@ def report(n, tell, out):
         tell(i)
     out.write("done")
     return n
+
+def place(key, servers):
+    servers.append("mine")  # every call has arguments of its own: this is never seen by the next
+    if key == "bad":
+        raise KeyError(key)
+    return f"{key}@{len(servers)}"
+
+def apply(items, f):
+    return [f(item) for item in items] + [hasattr(items, "__len__")]
+
+def tally(words):
+    from collections import Counter
+    return Counter(words)
+
+class Refusal(ValueError):
+    pass
+
+def refuse():
+    raise Refusal("no")
 
 def stub():
     raise NotImplementedError()
@@ -344,3 +364,38 @@ def test_a_stalled_stand_in_stalls_its_first_call_with_that_argument_only(proces
     assert not stuck.done(timeout=0.3)
     assert mod.call_all(function, [b"a", b"x"]) == [b"a", b"x"]
     assert not stuck.done() and calls == [(b"x",), (b"a",), (b"x",)]
+
+
+def test_for_each_and_starmap_are_one_round_trip_with_arguments_of_its_own_per_call(process):
+    mod = process.module()
+    assert for_each(mod.place, ["a", "b", "c"], ["s1"]) == ["a@2", "b@2", "c@2"]
+    with pytest.raises(StudentCodeRaised, match=r"^place\('bad', \['s1'\]\) raised KeyError"):
+        for_each(mod.place, ["a", "bad", "c"], ["s1"])
+    assert starmap(mod.place, [("a", ["s1"]), ("b", ["s1", "s2"])]) == ["a@2", "b@3"]
+    with pytest.raises(StudentCodeRaised, match=r"^place\('bad', \['s2'\]\) raised KeyError"):
+        starmap(mod.place, [("a", ["s1"]), ("bad", ["s2"])])
+
+
+def test_module_functions_built_iterables_and_tables_as_arguments(process):
+    mod, calls = process.module(), []
+    process.listen("f", calls.append)
+    table = stand_in("f", ("table", {"a": 1, "b": 2}, 0))
+    assert mod.apply(one_pass(["a", "b", "z"]), table) == [1, 2, 0, False] and calls == [("a",), ("b",), ("z",)]
+    assert mod.apply(one_pass(["a"], "map"), table) == [1, False]
+    assert mod.apply(["x"], mod.double) == ["xx", True]  # a function of the module, given as an argument
+
+
+def test_a_kept_dict_subclass_is_read_through_builtins(process):
+    mod = process.module()
+    with pytest.raises(NotPlainData, match="Counter is not plain data"):
+        mod.tally(["a", "a"])
+    kept = keep(mod.tally, ["a", "a", "b"])
+    assert process.handle(builtin("isinstance"))(kept, builtin("dict")) is True
+    assert process.handle(builtin("dict"))(kept) == {"a": 2, "b": 1}
+
+
+def test_exceptions_carry_their_bases(process):
+    mod = process.module()
+    with pytest.raises(StudentCodeRaised) as caught:
+        mod.refuse()
+    assert caught.value.type_name == "Refusal" and "ValueError" in caught.value.kinds

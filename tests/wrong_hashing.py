@@ -169,8 +169,28 @@ WRONG = [
             (("        for client in self._clients.values():\n            client.close()\n", "        pass\n"),)),
 ]
 
+OWN_ERRORS = ("SERVER_DOWN = (OSError, MemcacheServerError)\n",
+              "SERVER_DOWN = (OSError, MemcacheServerError)\n\n\nclass NoShardError(ValueError):\n"
+              "    \"\"\"A ValueError of this module's own.\"\"\"\n")
+
 # Correct implementations other than the reference's: each must earn full marks.
 RIGHT = [
+    Variant(A, "value-error-subclass", "raises a subclass of ValueError of its own, which is a ValueError", (),
+            (OWN_ERRORS,
+             ('raise ValueError("alpha_shard needs', 'raise NoShardError("alpha_shard needs'),
+             ('raise ValueError("distribution of no words', 'raise NoShardError("distribution of no words'),
+             ('raise ValueError("pick_server needs', 'raise NoShardError("pick_server needs'))),
+    Variant(A, "distribution-returns-a-counter", "distribution returns a Counter of fractions, which is a dict", (),
+            (("    return {server: counts[server] / total for server in sorted(set(SERVERS) | set(counts))}\n",
+              "    return Counter({server: counts[server] / total\n"
+              "                    for server in sorted(set(SERVERS) | set(counts))})\n"),)),
+    Variant(A, "cache-pooled-clients", "ShardedCache with a PooledClient for each server", (),
+            (("from pymemcache.client.base import Client\n", "from pymemcache.client.base import PooledClient\n"),
+             ("Client(address, no_delay=True", "PooledClient(address, no_delay=True"))),
+    Variant(A, "cache-noreply-sets", "set and delete with noreply=True, pymemcache's default: no waiting for replies",
+            (), ((SET_CALL, SET_CALL.replace("noreply=False", "noreply=True")),
+                 ("self._clients[self.server_for(key)].delete(key, noreply=False)",
+                  "self._clients[self.server_for(key)].delete(key, noreply=True)"))),
     Variant(A, "pymemcache-rendezvous-hash", "pick_server with pymemcache's RendezvousHash (murmur3, 32 bits)", (),
             (WITH_RENDEZVOUS_HASH, (PICK_BODY, RENDEZVOUS_HASH))),
     Variant(A, "ring-1000-nodes", "pick_server as a consistent-hash ring with a thousand virtual nodes per server", (),

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from grader import lockdown
 from grader.student_process import StudentProcess, Zygote
@@ -39,6 +40,11 @@ settings.register_profile(
     max_examples=100,
 )
 settings.load_profile("grading")
+# Hypothesis builds Unicode tables for st.text() and mines constants from the tests, and keeps both
+# under .hypothesis in the current folder: a grading's own, new every time, so every grading spent
+# 3 s rebuilding them. They go beside this Python instead (.venv, in the private checkout), where they
+# last and only the grader's user may write; there is no example database (`database=None` above).
+set_hypothesis_home_dir(Path(sys.prefix) / "var" / "hypothesis")
 
 
 @pytest.fixture(scope="session")

@@ -1,21 +1,57 @@
-"""Fixtures for 02-sharding: the student's hashing module, the book's word list, and sharded caches
-over real memcached servers (the session's three, or three private ones that a test may stop)."""
+"""Fixtures for 02-sharding, graded through a student process.
+
+The judge never imports hashing.py: `hashing` is the module in a fresh student
+process, and a ShardedCache is built there (`sharded`); what it stored is read
+back over the judge's own connections to each memcached server. The book's word
+list is the grader's own copy (a submission's files other than its modules are
+never read).
+"""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from grader.harness import MemcachedServer
+from grader.student_process import (NotPlainData, Remote, StudentCodeRaised, StudentProcess, builtin, keep,
+                                    value)
 
 # The same list as the handout's (Debian's wamerican, from SCOWL; see words-copyright.txt).
-# The grader's own copy: a submission's files other than its modules are never read.
 WORDS = Path(__file__).with_name("words.txt")
 
 
-@pytest.fixture(scope="session")
-def hashing(student):
-    return student("hashing")
+@pytest.fixture
+def process(student_process) -> StudentProcess:
+    return student_process("hashing")
+
+
+@pytest.fixture
+def hashing(process) -> Remote:
+    """The student's hashing module, in its student process (PYTHONHASHSEED=0, as this process)."""
+    assert os.environ.get("PYTHONHASHSEED") == "0", "the judge must hash as the student process does"
+    return process.module()
+
+
+@pytest.fixture
+def distribution(process, hashing):
+    """distribution(words, shard) -> what hashing.distribution returned, as a plain dict when it is a dict.
+
+    The contract asks for a dict: a Counter or a defaultdict is one, but only exact types cross
+    from the student process, so such a result is made a dict there (distribution is called
+    again for it: a generator of words is built anew for every call, stand-ins keep no state).
+    """
+
+    def call(words, shard):
+        try:
+            return hashing.distribution(words, shard)
+        except NotPlainData:  # once more, and this time the result stays there to be looked at
+            kept = keep(hashing.distribution, words, shard)
+        if process.handle(builtin("isinstance"))(kept, builtin("dict")):
+            return process.handle(builtin("dict"))(kept)
+        return value(kept)
+
+    return call
 
 
 @pytest.fixture(scope="session")
@@ -31,10 +67,13 @@ def expect_value_error():
     def check(call, what: str) -> None:
         try:
             got = call()
-        except ValueError:
-            return
-        except Exception as exc:
-            pytest.fail(f"{what} raised {type(exc).__name__}: {exc}; the contract says ValueError", pytrace=False)
+        except StudentCodeRaised as exc:
+            if "ValueError" in exc.kinds:  # a subclass of ValueError is one too
+                return
+            if exc.type_name == "NotImplementedError":
+                raise  # "not written yet"
+            pytest.fail(f"{what} raised {exc.type_name}: {exc.message}; the contract says ValueError",
+                        pytrace=False)
         pytest.fail(f"{what} returned {got!r}; the contract says it raises ValueError", pytrace=False)
 
     return check
@@ -42,20 +81,15 @@ def expect_value_error():
 
 @pytest.fixture
 def sharded(hashing):
-    """sharded(servers) -> the student's ShardedCache over those MemcachedServers, closed after the test."""
-    made = []
+    """sharded(servers) -> the student's ShardedCache over those MemcachedServers, kept in the student process.
 
-    def make(servers: list[MemcachedServer]):
-        cache = hashing.ShardedCache([server.address for server in servers])
-        made.append(cache)
-        return cache
+    It is not closed afterwards: the student process ends with the test, and its connections with it.
+    """
 
-    yield make
-    for cache in made:
-        try:
-            cache.close()
-        except Exception:
-            pass  # a broken close() costs the test that checks close(), not every test
+    def make(servers: list[MemcachedServer]) -> Remote:
+        return keep(hashing.ShardedCache, [server.address for server in servers])
+
+    return make
 
 
 @pytest.fixture

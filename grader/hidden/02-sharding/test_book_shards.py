@@ -1,4 +1,8 @@
-"""02-sharding: the book's three shard functions, against their exact definitions, and the book's table."""
+"""02-sharding: the book's three shard functions, against their exact definitions, and the book's table.
+
+`hashing` is the student's module in a student process (PYTHONHASHSEED=0, as here,
+so hash() agrees on both sides); every expected value is worked out here.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -76,7 +80,7 @@ def test_md5_shard_takes_the_last_byte_of_the_digest(hashing, word):
 
 @pytest.mark.points(3)
 @pytest.mark.timeout(60)
-def test_the_books_table_from_the_word_list(hashing, book_words):
+def test_the_books_table_from_the_word_list(hashing, distribution, book_words):
     """distribution() over the course's 104,334 lowercased words gives the handout's table for all three.
 
     alpha_shard: about 35/23/29/12 percent; hash_shard and md5_shard: about 25 percent each.
@@ -87,7 +91,7 @@ def test_the_books_table_from_the_word_list(hashing, book_words):
         for word in book_words:
             counts[rule(word)] += 1
         expected = {server: count / len(book_words) for server, count in counts.items()}
-        got = hashing.distribution(book_words, getattr(hashing, name))
+        got = distribution(book_words, getattr(hashing, name))  # its own function, given in its process
         assert isinstance(got, dict) and set(got) == set(expected), (
             f"distribution(words, {name}) returned {got!r}; expected the four keys server0..server3")
         wrong = {s: (got[s], expected[s]) for s in expected if not math.isclose(got[s], expected[s], abs_tol=1e-9)}
