@@ -1,4 +1,4 @@
-"""How long `grader grade <id> --submission solutions` takes, memcached start-up included.
+"""How long `grader grade <id>` takes on the reference and on the skeleton, memcached start-up included.
 
 Prints one line per assignment with its target from the issues; a figure, not a
 test (timings depend on the machine). Run it with the project's Python:
@@ -17,18 +17,23 @@ TARGETS = {"01-cache-aside": 20, "02-sharding": 30, "03-queuepi": 40, "04-keepal
            "05-workqueue": 30}  # seconds
 
 
+def grade(id: str, folder) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "grader", "grade", id, "--submission", str(folder)],
+                          capture_output=True, text=True)
+    score = done.stdout.strip().splitlines()[0] if done.stdout.strip() else done.stderr.strip()
+    return time.perf_counter() - started, score.strip()
+
+
 def main(ids: list[str]) -> int:
     chosen = ids or [a.id for a in course.available()]
-    print(f"{'assignment':<16} {'seconds':>8}  target   (grader grade ID --submission solutions)")
+    print(f"{'assignment':<16} {'reference':>9}  target        {'skeleton':>8}  (grader grade ID --submission ...)")
     for id in chosen:
-        started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "grader", "grade", id, "--submission", str(course.SOLUTIONS)],
-                              capture_output=True, text=True)
-        seconds = time.perf_counter() - started
+        seconds, score = grade(id, course.SOLUTIONS)
+        empty, _ = grade(id, course.SKELETONS)  # a student who has written nothing waits no longer
         target = TARGETS.get(id)
         verdict = "" if target is None else ("ok" if seconds < target else "SLOW")
-        score = done.stdout.strip().splitlines()[0] if done.stdout.strip() else done.stderr.strip()
-        print(f"{id:<16} {seconds:8.1f}  < {target} s {verdict:<4}  {score.strip()}")
+        print(f"{id:<16} {seconds:9.1f}  < {target} s {verdict:<4}  {empty:8.1f}  {score}")
     return 0
 
 
