@@ -5,15 +5,15 @@ solutions/ is nbgrader's source and assignments/ its release, so that
 nbgrader copies .py files verbatim; the post-convert hook strips their solution
 regions, and removes them all if it cannot, so no solution can leak that way.
 Autograding runs each lab on the student's own module: the files students write
-are never overwritten with the reference's (see grader/nbgrader_autograde.py).
-Feedback leaves the lab's hidden tests out (see grader/nbgrader_feedback.py).
+are never overwritten with the reference's (see grader/classwork/nbgrader_autograde.py).
+Feedback leaves the lab's hidden tests out (see grader/classwork/nbgrader_feedback.py).
 Class data (submissions, autograded copies, feedback, the gradebook) lives in
 nbgrader/, which git ignores; `grader gradebook init <id>` creates it.
 """
 import os
 import sys
 
-from grader import nbgrader_autograde, nbgrader_feedback
+from grader.classwork import nbgrader_autograde, nbgrader_feedback
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it reads this file)
 
@@ -27,7 +27,7 @@ c.CourseDirectory.feedback_directory = "nbgrader/feedback"
 c.CourseDirectory.solution_directory = "nbgrader/solution"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "nbgrader", "gradebook.db")
 
-c.GenerateAssignment.post_convert_hook = "grader.notebooks.strip_released_modules"
+c.GenerateAssignment.post_convert_hook = "grader.authoring.notebooks.strip_released_modules"
 c.Autograde.exclude_overwriting = nbgrader_autograde.kept_from_submission()
 c.Autograde.sanitize_preprocessors = nbgrader_autograde.sanitize_preprocessors()
 c.GenerateFeedback.preprocessors = nbgrader_feedback.preprocessors()  # no hidden test in feedback

@@ -22,10 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-from grader import (bundle, classgrade, classplan, classroom50, course, fetch, generate, harness, pipeline, release,
-                    report, rollcall)
+from grader import course, harness, pipeline, report
+from grader.authoring import bundle, classroom50, generate, release
 from grader.child import GradingError
-from grader.formats import classroom, gradebook, gradescope, markdown
+from grader.classwork import classgrade, classplan, fetch, rollcall
+from grader.formats import class_csv, classroom, gradescope, markdown
 
 # Exit statuses: 0 when the work was done (whatever the scores); the others mean it could not be.
 USAGE, NO_SERVICE, BROKEN = 2, 3, 4
@@ -84,10 +85,10 @@ def cmd_grade_class(args) -> int:
         jobs = 1
     out = Path(args.out)
     students = classgrade.grade_class(args.assignment, assignments, submissions, out, jobs, args.timeout)
-    gradebook.write_csv(students, out / HIDDEN_CSV)
-    print(gradebook.markdown(students))
+    class_csv.write_csv(students, out / HIDDEN_CSV)
+    print(class_csv.markdown(students))
     if args.summary:
-        _append(args.summary, f"## Graded in this job\n\n{gradebook.markdown(students)}\n")
+        _append(args.summary, f"## Graded in this job\n\n{class_csv.markdown(students)}\n")
     print(f"results: {out}/<student>.json, totals: {out / HIDDEN_CSV}")
     return 0
 
@@ -101,11 +102,11 @@ def cmd_collect(args) -> int:
             return fail(USAGE, f"cannot read the plan {args.plan}: {exc}")
         students, text = call.students, rollcall.summary(call)
     else:
-        students = gradebook.collect(folder) if folder.is_dir() else []
-        text = f"## Grades\n\n{gradebook.markdown(students)}\n"
+        students = class_csv.collect(folder) if folder.is_dir() else []
+        text = f"## Grades\n\n{class_csv.markdown(students)}\n"
     if not students:
         return fail(USAGE, f"no results files (*.json) in {folder}")
-    gradebook.write_csv(students, _new(args.csv))
+    class_csv.write_csv(students, _new(args.csv))
     print(text)
     if args.summary:
         _append(args.summary, text)
@@ -173,7 +174,7 @@ def cmd_gradescope_bundle(args) -> int:
 
 
 def cmd_gradebook_import(args) -> int:
-    from grader import nbgrader_gradebook as book
+    from grader.classwork import nbgrader_gradebook as book
     folder = Path(args.results)
     if not folder.is_dir():
         return fail(USAGE, f"no such folder of results files: {folder}")
@@ -189,7 +190,7 @@ def cmd_gradebook_import(args) -> int:
 
 
 def cmd_gradebook_init(args) -> int:
-    from grader import nbgrader_gradebook as book
+    from grader.classwork import nbgrader_gradebook as book
     if args.assignment == "all":
         return fail(USAGE, "name one assignment: its lab notebook goes into the gradebook")
     [assignment] = course.select(args.assignment)
@@ -202,7 +203,7 @@ def cmd_gradebook_init(args) -> int:
 
 
 def cmd_gradebook_collect(args) -> int:
-    from grader import nbgrader_gradebook as book
+    from grader.classwork import nbgrader_gradebook as book
     if args.assignment == "all" or not Path(args.submissions).is_dir():
         return fail(USAGE, "name one assignment, and a folder of submissions (one folder per student)")
     [assignment] = course.select(args.assignment)
@@ -213,7 +214,7 @@ def cmd_gradebook_collect(args) -> int:
 
 
 def cmd_gradebook_export(args) -> int:
-    from grader import nbgrader_gradebook as book
+    from grader.classwork import nbgrader_gradebook as book
     try:
         table = book.export_csv(args.db, _new(args.csv))
     except book.GradebookError as exc:
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         return PLAIN[argv[0]](argv[1:], prog=f"grader {argv[0]}")
     args = parser().parse_args(argv)
     if getattr(args, "db", "absent") is None:
-        from grader.nbgrader_gradebook import DEFAULT_DB
+        from grader.classwork.nbgrader_gradebook import DEFAULT_DB
         args.db = DEFAULT_DB
     try:
         return args.run(args)

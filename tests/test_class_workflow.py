@@ -16,7 +16,8 @@ import pytest
 
 from conftest import ASSIGNMENTS, assignment
 
-from grader import classplan, cli, fetch, rollcall
+from grader import cli
+from grader.classwork import classplan, fetch, rollcall
 from grader.course import ROOT
 
 ID = ASSIGNMENTS[0]
@@ -112,7 +113,7 @@ def run(tmp_path_factory):
 
     # plan: as the workflow's first job runs it, before anything is installed
     output = tmp / "github-output"
-    done = subprocess.run([sys.executable, "-S", "-m", "grader.classplan", str(roster), "--assignment", ID,
+    done = subprocess.run([sys.executable, "-S", "-m", "grader.classwork.classplan", str(roster), "--assignment", ID,
                            "--deadline", DEADLINE, "--per-job", "3", "--out", str(tmp / "plan.json"),
                            "--github-output", str(output)], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -121,7 +122,7 @@ def run(tmp_path_factory):
     # fetch: one job per batch; the first as the workflow runs it, the rest in this process
     source = f"{repos}/{{repository}}.git"
     fetched = tmp / "fetched"
-    done = subprocess.run([sys.executable, "-S", "-m", "grader.fetch", "--plan", str(tmp / "plan.json"),
+    done = subprocess.run([sys.executable, "-S", "-m", "grader.classwork.fetch", "--plan", str(tmp / "plan.json"),
                            "--batch", "001", "--out", str(fetched / "001"), "--source", source],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -242,7 +243,7 @@ def test_the_export_holds_only_the_assignment_folders_regular_files(tmp_path):
 @pytest.mark.parametrize("bad", ["garbage", "", "01/12/2026", "2026-12-01T23:59:00", "2026-12-01"])
 def test_a_bad_deadline_stops_the_run_before_anything_is_read_or_graded(tmp_path, bad):
     output = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-S", "-m", "grader.classplan", "no-such-roster.csv", "--assignment",
+    done = subprocess.run([sys.executable, "-S", "-m", "grader.classwork.classplan", "no-such-roster.csv", "--assignment",
                            ID, "--deadline", bad, "--out", str(tmp_path / "plan.json"), "--github-output",
                            str(output)], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 1
@@ -252,7 +253,7 @@ def test_a_bad_deadline_stops_the_run_before_anything_is_read_or_graded(tmp_path
 
 def test_a_roster_that_cannot_be_read_stops_the_run_loudly(tmp_path):
     output = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-S", "-m", "grader.classplan", "no-such-roster.csv", "--assignment",
+    done = subprocess.run([sys.executable, "-S", "-m", "grader.classwork.classplan", "no-such-roster.csv", "--assignment",
                            ID, "--deadline", DEADLINE, "--out", str(tmp_path / "plan.json"), "--github-output",
                            str(output)], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 1 and "no-such-roster.csv" in done.stderr

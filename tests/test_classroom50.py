@@ -14,7 +14,8 @@ import jsonschema
 import pytest
 from conftest import ASSIGNMENTS, assignment
 
-from grader import classroom50, course, release
+from grader import course
+from grader.authoring import classroom50, release
 
 RUNNER_ENV = {  # what Classroom 50's runner.py hands an autograder.py (wiki/Autograders.md, "Contract")
     "CLASSROOM": "cq-fall", "SUBMISSION_TAG": "submit/2026-11-29T09-00-00Z-abcdef1", "OWNER": "ada-l",

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from grader import deadline
+from grader.classwork import deadline
 
 DEADLINE = deadline.parse_deadline("2026-12-01T23:59:00Z")
 

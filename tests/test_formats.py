@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import json
 
-from grader.formats import classroom, gradebook, gradescope, markdown
+from grader.formats import classroom, class_csv, gradescope, markdown
 from grader.scoring import FAILED, PASSED, AssignmentResult, Outcome, TestResult, TestSpec
 
 
@@ -35,10 +35,10 @@ def test_markdown_summary_keeps_each_test_on_one_row():
 def test_class_csv_totals_results_files(tmp_path):
     (tmp_path / "ada.json").write_text(json.dumps(gradescope.results_json([result()], 1.0)))
     (tmp_path / "bob.json").write_text("{ not json")
-    students = gradebook.collect(tmp_path)
-    gradebook.write_csv(students, tmp_path / "grades.csv")
+    students = class_csv.collect(tmp_path)
+    class_csv.write_csv(students, tmp_path / "grades.csv")
     with open(tmp_path / "grades.csv") as f:
         rows = list(csv.DictReader(f))
     assert rows[0] == {"student": "ada", "01-x": "3", "total": "3", "max_score": "5", "problem": ""}
     assert rows[1]["student"] == "bob" and rows[1]["total"] == "0" and "unreadable" in rows[1]["problem"]
-    assert "| ada | 3 / 5 | **3** |" in gradebook.markdown(students)
+    assert "| ada | 3 / 5 | **3** |" in class_csv.markdown(students)

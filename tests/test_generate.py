@@ -9,7 +9,8 @@ import shutil
 import pytest
 from conftest import ASSIGNMENTS, assignment
 
-from grader import course, generate, release
+from grader import course
+from grader.authoring import generate, release
 
 
 @pytest.mark.parametrize("id", ASSIGNMENTS)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import assignment
 
-from grader import bundle, release
+from grader.authoring import bundle, release
 
 A = assignment("01-cache-aside")
 REFERENCE = (A.solution_dir / A.module).read_bytes()

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import ASSIGNMENTS, assignment
 
-from grader import course, release, workflows
+from grader import course
+from grader.authoring import release, workflows
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from grader.course import ROOT
-from grader.roster import RosterError, read
+from grader.classwork.roster import RosterError, read
 
 
 def test_roster_rows_become_students(tmp_path):
@@ -29,7 +29,7 @@ def test_bad_rosters_say_where(tmp_path, text, problem):
 
 
 def test_the_workflow_can_read_the_roster_before_installing_anything():
-    done = subprocess.run([sys.executable, "-S", "-m", "grader.roster",
+    done = subprocess.run([sys.executable, "-S", "-m", "grader.classwork.roster",
                            str(ROOT / "classroom" / "roster.example.csv")],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -58,7 +58,7 @@ def test_github_classrooms_grades_csv_gives_the_same_students_and_their_old_repo
 
 def test_the_workflow_reads_each_kind_before_installing_anything():
     for name in ("classroom50-roster.csv", "github-classroom-grades.csv", "plain-roster.csv"):
-        done = subprocess.run([sys.executable, "-S", "-m", "grader.roster", str(FIXTURES / name),
+        done = subprocess.run([sys.executable, "-S", "-m", "grader.classwork.roster", str(FIXTURES / name),
                                "--classroom50", "my-org/cq-fall", "--assignment", "01-cache-aside"],
                               capture_output=True, text=True, cwd=ROOT, timeout=60)
         assert done.returncode == 0, done.stderr

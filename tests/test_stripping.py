@@ -1,7 +1,7 @@
 """Solution regions become stubs; hidden-test regions vanish; bad markers are refused."""
 import pytest
 
-from grader.stripping import MarkerError, has_markers, solution_lines, strip_solutions
+from grader.authoring.stripping import MarkerError, has_markers, solution_lines, strip_solutions
 
 REFERENCE = '''\
 def f(x):

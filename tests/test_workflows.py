@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import course, workflows
+from grader import course
+from grader.authoring import workflows
 from grader.course import ROOT
 
 REPOSITORY = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))

@@ -20,7 +20,8 @@ from nbgrader.api import MissingEntry
 from nbgrader.converters import Autograde
 from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
 
-from grader import course, generate
+from grader import course
+from grader.authoring import generate
 
 
 def kept_from_submission() -> dict[str, list[str]]:

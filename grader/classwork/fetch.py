@@ -2,7 +2,7 @@
 
 This is the only step that holds the token that reads student repositories, and it
 runs no student code: it clones bare (no checkout, so no filter, hook or submodule
-of the student's runs), picks the commit with grader.deadline, and exports the
+of the student's runs), picks the commit with grader.classwork.deadline, and exports the
 assignment folders' regular files at that commit (no symbolic links). What it
 writes is all a grading job ever sees of a student:
 
@@ -18,7 +18,7 @@ records when GitHub saw the graded commit arrive: the first push (repository
 activity API) after which a branch contained it. The grade is not changed; the class
 summary lists every commit dated before the deadline but pushed after it.
 
-Run as `python -m grader.fetch --plan plan.json --batch 001 --out DIR` (standard
+Run as `python -m grader.classwork.fetch --plan plan.json --batch 001 --out DIR` (standard
 library only). `--source` says where repositories live: `https://github.com/{repository}.git`
 by default; a local path such as `/srv/repos/{repository}` works the same (the
 self-tests use one). A token in STUDENT_REPOS_TOKEN goes to git as an HTTP header
@@ -42,7 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
-from grader import classplan, deadline
+from grader.classwork import classplan, deadline
 
 GITHUB = "https://github.com/{repository}.git"
 TOKEN_ENV = "STUDENT_REPOS_TOKEN"
@@ -175,7 +175,7 @@ def fetch_batch(plan: dict, batch: str, source: str, out: Path, jobs: int = 4, p
     return manifest
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m grader.fetch") -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m grader.classwork.fetch") -> int:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     p.add_argument("--plan", type=Path, required=True)
     p.add_argument("--batch", required=True)

@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from grader import lockdown, pipeline
 from grader.course import Assignment
-from grader.formats import gradebook, gradescope
+from grader.formats import class_csv, gradescope
 from grader.processes import kill_tree
 from grader.scoring import NOT_RUN, AssignmentResult, Outcome, TestSpec, score
 
@@ -141,7 +141,7 @@ def _write(path: Path, document: dict) -> None:
 
 
 def grade_class(name: str, assignments: list[Assignment], submissions: Path, out: Path,
-                jobs: int, limit: float, console=None) -> list[gradebook.Student]:
+                jobs: int, limit: float, console=None) -> list[class_csv.Student]:
     """Grade every folder of `submissions`; `out` gets one results file per student, and no other.
 
     Each file is written as soon as that student is done (so a grading run cut short
@@ -177,4 +177,4 @@ def grade_class(name: str, assignments: list[Assignment], submissions: Path, out
         stray.unlink()
     for job in todo:
         _write(job.results, documents[job.student])
-    return [gradebook.read(job.results) for job in todo]
+    return [class_csv.read(job.results) for job in todo]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.course import ROOT
-from grader.formats import gradebook, number
+from grader.formats import class_csv, number
 
 HIDDEN_CELL = "hidden_tests"
 LAB = "lab"
@@ -74,8 +74,8 @@ def init(assignment, db_url: str) -> list[str]:
     _api()
     if db_url.startswith("sqlite:///"):
         Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    from grader import notebooks
-    released = notebooks.release(assignment, db_url=db_url, course_id=COURSE)
+    from grader.authoring import notebooks
+    released = notebooks.student_notebooks(assignment, db_url=db_url, course_id=COURSE)
     if not released:
         raise GradebookError(f"{assignment.id} has no lab notebook: there is nothing to record")
     stale = [str(rel) for rel, data in released.items() if not (assignment.skeleton_dir / rel).is_file()
@@ -97,7 +97,7 @@ class Imported:
 def import_results(results_dir: Path, db_url: str, roster: Path | None = None) -> list[Imported]:
     """Write every results file's hidden-test scores into the gradebook at `db_url`."""
     api = _api()
-    from grader import roster as roster_file
+    from grader.classwork import roster as roster_file
 
     done: list[Imported] = []
     try:
@@ -108,7 +108,7 @@ def import_results(results_dir: Path, db_url: str, roster: Path | None = None) -
         for name in rostered:
             gb.update_or_create_student(name)
         for path in sorted(results_dir.glob("*.json")):
-            student = gradebook.read(path)
+            student = class_csv.read(path)
             if student.problem and not student.maxima:
                 raise GradebookError(f"{path}: {student.problem}")
             results = json.loads(path.read_text())

@@ -18,7 +18,7 @@ One CSV file with a header row, in any of three shapes, all read into the same l
   to name it as Classroom 50 does (see `classroom50_repository`). Staff rows (role
   teacher, hta or ta) are left out: they hold no student repository.
 
-Run as `python -m grader.roster FILE [--classroom50 ORG/CLASSROOM --assignment SLUG]`
+Run as `python -m grader.classwork.roster FILE [--classroom50 ORG/CLASSROOM --assignment SLUG]`
 (standard library only, so a workflow can call it before installing anything) to
 print the roster as a JSON list for a GitHub Actions matrix.
 
@@ -126,7 +126,7 @@ def read(path: Path, classroom50: str | None = None, assignment: str | None = No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader.roster", description="Print a roster as JSON.")
+    parser = argparse.ArgumentParser(prog="python -m grader.classwork.roster", description="Print a roster as JSON.")
     parser.add_argument("file", type=Path)
     parser.add_argument("--classroom50", metavar="ORG/CLASSROOM", help="for a Classroom 50 roster.csv")
     parser.add_argument("--assignment", metavar="SLUG", help="for a Classroom 50 roster.csv")

@@ -1,6 +1,6 @@
 """The Gradescope autograder for one assignment: a .zip to upload to a programming assignment.
 
-It holds Gradescope's two scripts (grader/gradescope/: `setup.sh` installs Python,
+It holds Gradescope's two scripts (grader/authoring/gradescope/: `setup.sh` installs Python,
 memcached and the grader; `run_autograder` grades the upload), the grader with that
 assignment's hidden tests, and `gradescope.env`, which names the assignment and the
 tests' visibility. No solution: the bundle is scanned and refused if a line of one
@@ -14,9 +14,9 @@ from pathlib import Path
 
 from grader.course import ROOT, Assignment
 from grader.formats.gradescope import VISIBILITIES
-from grader.release import refuse, scan
+from grader.authoring.release import refuse, scan
 
-SCRIPTS = ROOT / "grader" / "gradescope"
+SCRIPTS = Path(__file__).with_name("gradescope")
 EXECUTABLE = ("setup.sh", "run_autograder")
 
 
@@ -30,7 +30,7 @@ def contents(assignment: Assignment, visibility: str) -> dict[str, bytes]:
     files["README.md"] = (ROOT / "README.md").read_bytes()
     for path in sorted((ROOT / "grader").rglob("*")):
         rel = path.relative_to(ROOT)
-        if not path.is_file() or "__pycache__" in rel.parts or rel.parts[:2] == ("grader", "gradescope"):
+        if not path.is_file() or "__pycache__" in rel.parts or rel.parts[:3] == ("grader", "authoring", "gradescope"):
             continue
         if rel.parts[:2] == ("grader", "hidden") and len(rel.parts) > 3 and rel.parts[2] != assignment.id:
             continue  # only this assignment's hidden tests

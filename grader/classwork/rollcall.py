@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from grader.formats import gradebook
+from grader.formats import class_csv
 from grader.formats.markdown import cell
 
 DETAILS = ("repository", "commit", "committed_at", "pushed_at", "deadline")
@@ -23,7 +23,7 @@ DETAILS = ("repository", "commit", "committed_at", "pushed_at", "deadline")
 
 @dataclass
 class Rollcall:
-    students: list[gradebook.Student]
+    students: list[class_csv.Student]
     ignored: list[str]  # files in results folders that no student of that batch owns
 
 
@@ -35,18 +35,18 @@ def _manifest(folder: Path, batch: str) -> dict[str, dict]:
         return {}
 
 
-def _row(entry: dict, fetched: dict | None, results: Path, batch: str) -> gradebook.Student:
+def _row(entry: dict, fetched: dict | None, results: Path, batch: str) -> class_csv.Student:
     name = entry["student"]
     if fetched is None:
-        found = gradebook.Student(name, problem=f"not fetched: the fetch job of batch {batch} failed or was "
+        found = class_csv.Student(name, problem=f"not fetched: the fetch job of batch {batch} failed or was "
                                                  "cancelled (see the run's log)")
     elif fetched.get("problem"):
-        found = gradebook.Student(name, problem=fetched["problem"])
+        found = class_csv.Student(name, problem=fetched["problem"])
     elif (results / f"{name}.json").is_file():
-        found = gradebook.read(results / f"{name}.json")
+        found = class_csv.read(results / f"{name}.json")
         found.name = name
     else:
-        found = gradebook.Student(name, problem=f"no results file: the grading job of batch {batch} crashed, "
+        found = class_csv.Student(name, problem=f"no results file: the grading job of batch {batch} crashed, "
                                                  "timed out or was cancelled (see the run's log)")
     found.details = {key: (fetched or entry).get(key, "") for key in DETAILS}
     return found
@@ -70,14 +70,14 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def pushed_late(student: gradebook.Student) -> bool:
+def pushed_late(student: class_csv.Student) -> bool:
     pushed, due = student.details.get("pushed_at"), student.details.get("deadline")
     return bool(pushed and due) and _instant(pushed) > _instant(due)
 
 
 def summary(rollcall: Rollcall) -> str:
     """The class table, then every student without a grade and why, then what was ignored."""
-    text = f"## Grades\n\n{gradebook.markdown(rollcall.students)}\n"
+    text = f"## Grades\n\n{class_csv.markdown(rollcall.students)}\n"
     missing = [s for s in rollcall.students if s.problem]
     if missing:
         text += f"### Not graded, or not fully ({len(missing)})\n\n"

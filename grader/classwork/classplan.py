@@ -6,7 +6,7 @@ add up to less than a job may run. Everything after the plan (fetching, grading,
 collecting) reads the one plan.json, so every job sees the same students, deadline
 and assignments.
 
-Run as `python -m grader.classplan ROSTER --assignment ID --deadline ISO-8601 --out plan.json`
+Run as `python -m grader.classwork.classplan ROSTER --assignment ID --deadline ISO-8601 --out plan.json`
 (standard library only: the workflow calls it before installing anything). With
 `--github-output FILE` it also writes the matrix (`batches`), the job time limit
 (`job-minutes`) and whether to go on (`ready`) as step outputs.
@@ -20,7 +20,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from grader import course, deadline, roster
+from grader import course
+from grader.classwork import deadline, roster
 
 MAX_JOBS = 200  # GitHub's matrix limit is 256: room to spare
 JOB_LIMIT_MINUTES = 360  # the longest a job may run on GitHub-hosted runners
@@ -78,7 +79,7 @@ def batch_of(plan: dict, name: str) -> list[dict]:
     raise PlanError(f"the plan has no batch {name!r}")
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m grader.classplan") -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m grader.classwork.classplan") -> int:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     p.add_argument("roster", type=Path)
     p.add_argument("--assignment", required=True, help="an assignment id, or 'all'")

@@ -13,7 +13,7 @@ Both times come from the student's side (a clock, a tag name), as commit dates a
 have; the instructors' guide (docs/instructors.md, "Commit dates can be forged") says what
 to compare them with when it matters.
 
-Run as `python -m grader.deadline REPO --deadline ISO-8601 [--mode MODE]` (standard
+Run as `python -m grader.classwork.deadline REPO --deadline ISO-8601 [--mode MODE]` (standard
 library only): prints the graded commit's hash, or nothing when there is none.
 """
 from __future__ import annotations
@@ -88,7 +88,7 @@ def graded_commit(repo: Path, deadline: datetime, mode: str = "last-commit") -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader.deadline", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m grader.classwork.deadline", description=__doc__.split("\n")[0])
     parser.add_argument("repo", type=Path)
     parser.add_argument("--deadline", required=True)
     parser.add_argument("--mode", default="last-commit", choices=MODES)

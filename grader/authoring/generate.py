@@ -10,9 +10,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from grader import notebooks
+from grader.authoring import notebooks
 from grader.course import Assignment
-from grader.stripping import has_markers, strip_solutions
+from grader.authoring.stripping import has_markers, strip_solutions
 
 SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".hypothesis"}
 
@@ -43,7 +43,7 @@ def render(assignment: Assignment) -> dict[Path, bytes]:
             out[rel] = strip_solutions(path.read_text(encoding="utf-8"), source=str(path)).encode("utf-8")
         elif path.suffix != ".ipynb":
             out[rel] = path.read_bytes()
-    out.update(notebooks.release(assignment))  # nbgrader's own generation
+    out.update(notebooks.student_notebooks(assignment))  # nbgrader's own generation
     return out
 
 

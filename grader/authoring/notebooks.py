@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 
 from grader.course import CATALOGUE, ROOT, SKELETONS, Assignment
-from grader.stripping import MarkerError, strip_solutions
+from grader.authoring.stripping import MarkerError, strip_solutions
 
-log = logging.getLogger("grader.notebooks")
+log = logging.getLogger("grader.authoring.notebooks")
 
 
 class NotebooksUnavailable(RuntimeError):
@@ -33,7 +33,7 @@ def _nbgrader():
     return GenerateAssignment, CourseDirectory, Config
 
 
-def release(assignment: Assignment, db_url: str | None = None, course_id: str = "") -> dict[Path, bytes]:
+def student_notebooks(assignment: Assignment, db_url: str | None = None, course_id: str = "") -> dict[Path, bytes]:
     """The student version of every notebook of `assignment`: relative path -> contents.
 
     With `db_url`, nbgrader also records the notebooks' graded cells in that gradebook,

@@ -24,7 +24,7 @@ import json
 import re
 from pathlib import Path
 
-from grader import release
+from grader.authoring import release
 from grader.course import ROOT, Assignment
 
 FILES = Path(__file__).with_name("classroom50_files")

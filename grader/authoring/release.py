@@ -1,5 +1,5 @@
 """What leaves the instructors' repository: the student template and the published solutions
-(the Gradescope autograder is grader/bundle.py's).
+(the Gradescope autograder is grader/authoring/bundle.py's).
 
 Both are built from the single source (solutions/) by the same generation as
 assignments/, with the same tools around them (the harness plugin, its conftest, a
@@ -17,9 +17,9 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from grader import generate, workflows
+from grader.authoring import generate, workflows
 from grader.course import HIDDEN, ROOT, Assignment
-from grader.stripping import HIDDEN_TESTS, SOLUTION, drop_markers, has_markers, region_lines
+from grader.authoring.stripping import HIDDEN_TESTS, SOLUTION, drop_markers, has_markers, region_lines
 
 TEMPLATE = Path(__file__).with_name("student_template")
 STUDENT_DEPENDENCIES = {"pytest", "pytest-timeout", "hypothesis", "pymemcache", "pyzmq", "mirakuru"}
