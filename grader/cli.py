@@ -50,6 +50,14 @@ def _append(path: str, text: str) -> None:
         f.write(text)
 
 
+def one_assignment(name: str, why: str) -> course.Assignment:
+    """The single assignment a command works on; 'all' is refused, saying `why` (a usage error in main)."""
+    if name == "all":
+        raise course.UnknownAssignment(f"name one assignment: {why}")
+    [assignment] = course.select(name)
+    return assignment
+
+
 def cmd_grade(args) -> int:
     assignments = course.select(args.assignment)
     folder = Path(args.submission)
@@ -161,9 +169,7 @@ def cmd_release_solutions(args) -> int:
 
 
 def cmd_gradescope_bundle(args) -> int:
-    if args.assignment == "all":
-        return fail(USAGE, "a Gradescope bundle grades one assignment: name it")
-    [assignment] = course.select(args.assignment)
+    assignment = one_assignment(args.assignment, "a Gradescope bundle grades one")
     try:
         names = bundle.build(assignment, Path(args.out), args.visibility)
     except release.LeakError as exc:
@@ -191,9 +197,7 @@ def cmd_gradebook_import(args) -> int:
 
 def cmd_gradebook_init(args) -> int:
     from grader.classwork import nbgrader_gradebook as book
-    if args.assignment == "all":
-        return fail(USAGE, "name one assignment: its lab notebook goes into the gradebook")
-    [assignment] = course.select(args.assignment)
+    assignment = one_assignment(args.assignment, "its lab notebook goes into the gradebook")
     try:
         recorded = book.init(assignment, args.db)
     except book.GradebookError as exc:
@@ -204,9 +208,9 @@ def cmd_gradebook_init(args) -> int:
 
 def cmd_gradebook_collect(args) -> int:
     from grader.classwork import nbgrader_gradebook as book
-    if args.assignment == "all" or not Path(args.submissions).is_dir():
-        return fail(USAGE, "name one assignment, and a folder of submissions (one folder per student)")
-    [assignment] = course.select(args.assignment)
+    assignment = one_assignment(args.assignment, "its lab notebooks are collected")
+    if not Path(args.submissions).is_dir():
+        return fail(USAGE, f"no such folder of submissions (one folder per student): {args.submissions}")
     copied = book.collect(assignment, Path(args.submissions), Path(args.to) if args.to else book.SUBMITTED)
     for student, files in copied.items():
         print(f"{student:<24} {', '.join(files) or 'nothing handed in'}")
@@ -227,6 +231,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grader", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
+    one = argparse.ArgumentParser(add_help=False)  # the commands that work on a single assignment
+    one.add_argument("assignment", help="an assignment id")
 
     g = sub.add_parser("grade", help="grade one submission with the hidden tests")
     g.add_argument("assignment", help="an assignment id, or 'all'")
@@ -284,8 +290,7 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--assignment", default="all", help="an assignment id, or 'all' (the default)")
     o.set_defaults(run=cmd_release_solutions)
 
-    b = sub.add_parser("gradescope-bundle", help="build a Gradescope autograder .zip for one assignment")
-    b.add_argument("assignment")
+    b = sub.add_parser("gradescope-bundle", parents=[one], help="build a Gradescope autograder .zip for one assignment")
     b.add_argument("--out", required=True, metavar="FILE.zip")
     b.add_argument("--visibility", choices=gradescope.VISIBILITIES, default="after_due_date",
                    help="when students see each test's result and their score (default: after_due_date; "
@@ -294,15 +299,15 @@ def parser() -> argparse.ArgumentParser:
 
     book = sub.add_parser("gradebook", help="nbgrader's gradebook: hidden-test scores beside the notebooks'")
     books = book.add_subparsers(dest="action", required=True)
-    n = books.add_parser("init", help="record an assignment's lab notebook in the gradebook (creating it)")
-    n.add_argument("assignment")
+    n = books.add_parser("init", parents=[one],
+                         help="record an assignment's lab notebook in the gradebook (creating it)")
     n.set_defaults(run=cmd_gradebook_init)
     i = books.add_parser("import", help="write a folder of results files (<student>.json) into the gradebook")
     i.add_argument("results", metavar="DIR")
     i.add_argument("--roster", metavar="FILE", help="add every student of the roster (classroom/roster.csv)")
     i.set_defaults(run=cmd_gradebook_import)
-    c = books.add_parser("collect", help="copy each student's lab notebook and modules to nbgrader/submitted/")
-    c.add_argument("assignment")
+    c = books.add_parser("collect", parents=[one], help="copy each student's lab notebook and modules to "
+                                                       "nbgrader/submitted/")
     c.add_argument("--submissions", required=True, metavar="DIR", help="one folder per student")
     c.add_argument("--to", metavar="DIR", help="nbgrader's submitted folder (default: nbgrader/submitted)")
     c.set_defaults(run=cmd_gradebook_collect)

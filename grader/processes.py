@@ -26,12 +26,7 @@ def our_descendants() -> set[int]:
 def reap_strays(keep: set[int]) -> int:
     """Kill every descendant not in `keep`; returns how many there were."""
     strays = [p for p in psutil.Process().children(recursive=True) if p.pid not in keep]
-    for p in strays:
-        try:
-            p.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(strays, timeout=5)
+    _kill(strays)
     return len(strays)
 
 
@@ -42,9 +37,14 @@ def kill_tree(pid: int) -> None:
         tree = root.children(recursive=True) + [root]
     except psutil.Error:
         return
-    for p in tree:
+    _kill(tree)
+
+
+def _kill(processes: list[psutil.Process]) -> None:
+    """SIGKILL each (gone already is fine), then wait a bounded time for them to be reaped."""
+    for p in processes:
         try:
             p.kill()
         except psutil.Error:
             pass
-    psutil.wait_procs(tree, timeout=5)
+    psutil.wait_procs(processes, timeout=5)

@@ -14,9 +14,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.configuration import set_hypothesis_home_dir
+from zmq_peers import Peers
 
 from grader import lockdown
+from grader.course import CATALOGUE
 from grader.student_process import StudentProcess, Zygote
+
+# The student's module of each assignment, by the name of its hidden tests' folder.
+MODULES = {assignment.id: assignment.module_name for assignment in CATALOGUE}
 
 settings.register_profile(
     "grading",
@@ -75,3 +80,17 @@ def student_process(zygotes):
     yield start
     for process in started:
         process.end()
+
+
+@pytest.fixture
+def process(student_process, request) -> StudentProcess:
+    """A fresh student process that has imported the module of the asking test's assignment."""
+    return student_process(MODULES[request.path.parent.name])
+
+
+@pytest.fixture
+def peers():
+    """The judge's own ZeroMQ sockets (zmq_peers.py), all closed when the test ends."""
+    side = Peers()
+    yield side
+    side.close()

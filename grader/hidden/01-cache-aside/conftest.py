@@ -11,13 +11,8 @@ from __future__ import annotations
 import pytest
 
 from grader.harness import CLIENT_DEFAULTS, MemcachedServer, emptied, free_port
-from grader.student_process import StudentProcess, memcached_client, stand_in
+from grader.student_process import memcached_client, stand_in
 from grader.wire import Live
-
-
-@pytest.fixture
-def process(student_process) -> StudentProcess:
-    return student_process("squares")
 
 
 @pytest.fixture

@@ -8,16 +8,11 @@ what the nodes return, and the judge's own clock and look at the process.
 """
 from __future__ import annotations
 
+import functools
+
 import pytest
 import zmq
-from queuepi_peers import Asker, Node, Peers, Publisher, Pythagoras, free_url, receive, single_frame
-
-from grader.student_process import StudentProcess
-
-
-@pytest.fixture
-def process(student_process) -> StudentProcess:
-    return student_process("queuepi")
+from queuepi_peers import Asker, Node, Publisher, Pythagoras, free_url, receive, single_frame
 
 
 @pytest.fixture
@@ -27,25 +22,13 @@ def queuepi(process):
 
 
 @pytest.fixture
-def peers():
-    """The judge's own sockets (on its own context), all closed when the test ends."""
-    side = Peers()
-    yield side
-    side.close()
-
-
-@pytest.fixture
 def nodes(process):
-    """start(name, *args, **kwargs) runs queuepi.<name>(zcontext, *args, **kwargs) in the student process.
+    """nodes(name, *args, **kwargs) runs queuepi.<name>(zcontext, *args, **kwargs) in the student process.
 
     Each node gets a fresh context there. Nodes still running when the test ends
     stop with their process: returning on termination has tests of its own.
     """
-
-    def start(name: str, *args, **kwargs) -> Node:
-        return Node(process, name, args, kwargs)
-
-    return start
+    return functools.partial(Node, process)
 
 
 class JudgeRig:

@@ -24,22 +24,14 @@ from dataclasses import dataclass
 
 import pytest
 import zmq
+from zmq_peers import QUIET, STOP_BOUND, WAIT, Peers, free_url  # noqa: F401 (the tests import them from here)
 
-from grader.harness import free_port
 from grader.student_process import (Pending, StudentCodeRaised, StudentProcess, background, random_generator,
                                     zmq_context)
 
-WAIT = 5.0  # seconds any one message may take to arrive
-QUIET = 0.3  # seconds of silence after which no more messages are expected
-STOP_BOUND = 2.0  # the contract's second for a node to return after term(), doubled for a busy machine
 TICK = 0.05  # seconds between looks at a node while waiting for something else
 TICK_MS = int(TICK * 1000)
 _built = itertools.count(1)  # each description names a new object
-
-
-def free_url() -> str:
-    """A tcp:// URL on a free loopback port, for a node that binds (it has to be told where)."""
-    return f"tcp://127.0.0.1:{free_port()}"
 
 
 def fresh_context():
@@ -94,7 +86,7 @@ class Stopped:
 class Node:
     """One node, queuepi.<name>(zcontext, *args, **kwargs), in a thread of the student process."""
 
-    def __init__(self, process: StudentProcess, name: str, args: tuple, kwargs: dict):
+    def __init__(self, process: StudentProcess, name: str, *args, **kwargs):
         self.process, self.name = process, name
         self.context = fresh_context()
         self.pending = background(getattr(process.module(), name), self.context, *args, **kwargs)
@@ -142,60 +134,6 @@ class Node:
         return self.stopped
 
 
-class Peers:
-    """The test's side of every socket, on a context of its own; each socket closed with linger 0."""
-
-    def __init__(self):
-        self.context = zmq.Context()
-        self.sockets: list[zmq.Socket] = []
-        self.processes: list[subprocess.Popen] = []
-
-    def socket(self, kind: int, **options) -> zmq.Socket:
-        zsock = self.context.socket(kind)
-        zsock.linger = 0
-        for name, value in options.items():
-            setattr(zsock, name, value)
-        self.sockets.append(zsock)
-        return zsock
-
-    def bind(self, kind: int, **options) -> tuple[zmq.Socket, str]:
-        """A socket bound to a loopback port of the kernel's choosing, and its URL."""
-        zsock = self.socket(kind, **options)
-        zsock.bind("tcp://127.0.0.1:*")
-        return zsock, zsock.last_endpoint.decode()
-
-    def connect(self, kind: int, url: str, **options) -> zmq.Socket:
-        zsock = self.socket(kind, reconnect_ivl=10, **options)  # a node that binds late is found at once
-        zsock.connect(url)
-        return zsock
-
-    def frozen_subscriber(self, url: str, node: Node) -> None:
-        """A subscriber in a process of its own that receives one message and is then stopped (SIGSTOP):
-        it reads nothing more, so the publisher's queue to it fills with messages it cannot deliver.
-        (A zmq SUB socket cannot play this: when full it drops, and so keeps draining the connection.)"""
-        process = subprocess.Popen([sys.executable, "-c", _FROZEN_SUBSCRIBER, url], stdout=subprocess.PIPE,
-                                   stdin=subprocess.DEVNULL, text=True)
-        self.processes.append(process)
-        ready = threading.Thread(target=process.stdout.readline, daemon=True)
-        ready.start()
-        deadline = time.monotonic() + WAIT + 5  # an interpreter to start, and one message from the node
-        while ready.is_alive() and time.monotonic() < deadline:
-            node.check()
-            ready.join(TICK)
-        if ready.is_alive():
-            pytest.fail(f"a subscriber connected to {node.name}'s url {url} received nothing within {WAIT:.0f} s",
-                        pytrace=False)
-        os.kill(process.pid, signal.SIGSTOP)
-
-    def close(self) -> None:
-        for process in self.processes:
-            process.kill()
-            process.wait()
-        for zsock in self.sockets:
-            zsock.close(linger=0)
-        self.context.term()
-
-
 _FROZEN_SUBSCRIBER = """\
 import sys, time, zmq
 sub = zmq.Context().socket(zmq.SUB)
@@ -206,6 +144,25 @@ sub.recv()
 print("ready", flush=True)
 time.sleep(3600)
 """
+
+
+def frozen_subscriber(peers: Peers, url: str, node: Node) -> None:
+    """A subscriber in a process of its own that receives one message and is then stopped (SIGSTOP):
+    it reads nothing more, so the publisher's queue to it fills with messages it cannot deliver.
+    (A zmq SUB socket cannot play this: when full it drops, and so keeps draining the connection.)"""
+    process = subprocess.Popen([sys.executable, "-c", _FROZEN_SUBSCRIBER, url], stdout=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, text=True)
+    peers.processes.append(process)  # killed when the test ends
+    ready = threading.Thread(target=process.stdout.readline, daemon=True)
+    ready.start()
+    deadline = time.monotonic() + WAIT + 5  # an interpreter to start, and one message from the node
+    while ready.is_alive() and time.monotonic() < deadline:
+        node.check()
+        ready.join(TICK)
+    if ready.is_alive():
+        pytest.fail(f"a subscriber connected to {node.name}'s url {url} received nothing within {WAIT:.0f} s",
+                    pytrace=False)
+    os.kill(process.pid, signal.SIGSTOP)
 
 
 def arrived(zsock: zmq.Socket, node: Node, wait: float = WAIT) -> bool:

@@ -10,14 +10,14 @@ import time
 
 import pytest
 import zmq
-from queuepi_peers import STOP_BOUND, Publisher, free_url, receive, threads_left
+from queuepi_peers import STOP_BOUND, Publisher, frozen_subscriber, free_url, receive, threads_left
 
 
 def stuck_bitsource(nodes, peers):
     """A subscriber that joined and then froze: bitsource's queue to it fills with points it cannot deliver."""
     url = free_url()
     node = nodes("bitsource", url)
-    peers.frozen_subscriber(url, node)
+    frozen_subscriber(peers, url, node)
     node.check()
     time.sleep(1.0)  # flat out, a second fills the kernel's buffers and the high-water mark many times over
     return node

@@ -11,14 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from grader.student_process import NO_PRIVATE_NETWORK, StudentProcess, StudentProcessEnded, StudentScript
+from grader.student_process import NO_PRIVATE_NETWORK, StudentProcessEnded, StudentScript
 
 MODULE = "keepalive"
-
-
-@pytest.fixture
-def process(student_process) -> StudentProcess:
-    return student_process(MODULE)
 
 
 @pytest.fixture

@@ -7,15 +7,10 @@ builds the `handle` a node is given, in the student process, and hears of each c
 """
 from __future__ import annotations
 
+import functools
+
 import pytest
-from workqueue_peers import Handle, Node, Peers
-
-from grader.student_process import StudentProcess
-
-
-@pytest.fixture
-def process(student_process) -> StudentProcess:
-    return student_process("workqueue")
+from workqueue_peers import Handle, Node
 
 
 @pytest.fixture
@@ -25,24 +20,12 @@ def workqueue(process):
 
 
 @pytest.fixture
-def peers():
-    """The judge's own sockets (on its own context), all closed when the test ends."""
-    side = Peers()
-    yield side
-    side.close()
-
-
-@pytest.fixture
 def nodes(process):
     """nodes(name, *args, **kwargs) runs workqueue.<name>(zcontext, *args, **kwargs) in the background.
 
     Whatever still runs when the test ends goes with the student process.
     """
-
-    def start(name: str, *args, **kwargs) -> Node:
-        return Node(process, name, args, kwargs)
-
-    return start
+    return functools.partial(Node, process)
 
 
 @pytest.fixture

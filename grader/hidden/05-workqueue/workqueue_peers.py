@@ -16,21 +16,13 @@ from dataclasses import dataclass
 
 import pytest
 import zmq
+from zmq_peers import QUIET, STOP_BOUND, WAIT, Peers, free_url  # noqa: F401 (the tests import them from here)
 
-from grader.harness import free_port
 from grader.student_process import (NotPlainData, StudentCodeRaised, StudentProcess, StudentProcessEnded,
                                     background, stand_in, zmq_context)
 
-WAIT = 5.0  # seconds any one message may take to arrive
-QUIET = 0.3  # seconds of silence after which no more messages are expected
-STOP_BOUND = 2.0  # the contract's second for a node to return after term(), doubled for a busy machine
 TICK_MS = 20
 STUDENT_ERRORS = (StudentCodeRaised, NotPlainData, StudentProcessEnded)
-
-
-def free_url() -> str:
-    """A tcp:// URL on a free loopback port, for a node that binds (it has to be told where)."""
-    return f"tcp://127.0.0.1:{free_port()}"
 
 
 @dataclass
@@ -47,7 +39,7 @@ class Node:
 
     _numbers = itertools.count(1)
 
-    def __init__(self, process: StudentProcess, name: str, args: tuple, kwargs: dict):
+    def __init__(self, process: StudentProcess, name: str, *args, **kwargs):
         self.process, self.name = process, name
         self.context = zmq_context(f"{name}'s context #{next(self._numbers)}")
         self.pending = background(getattr(process.module(), name), self.context, *args, **kwargs)
@@ -84,37 +76,6 @@ class Node:
             except STUDENT_ERRORS as exc:
                 raised = str(exc)
         return Stopped(after, finished, raised)
-
-
-class Peers:
-    """The judge's sockets, on the judge's own context; LINGER 0, all closed when the test ends."""
-
-    def __init__(self):
-        self.context = zmq.Context()
-        self.sockets: list[zmq.Socket] = []
-
-    def socket(self, kind: int, identity: bytes | None = None) -> zmq.Socket:
-        zsock = self.context.socket(kind)
-        zsock.linger = 0
-        if identity is not None:
-            zsock.identity = identity
-        self.sockets.append(zsock)
-        return zsock
-
-    def bind(self, kind: int) -> tuple[zmq.Socket, str]:
-        zsock = self.socket(kind)
-        zsock.bind("tcp://127.0.0.1:*")
-        return zsock, zsock.last_endpoint.decode()
-
-    def connect(self, kind: int, url: str, identity: bytes | None = None) -> zmq.Socket:
-        zsock = self.socket(kind, identity)
-        zsock.connect(url)
-        return zsock
-
-    def close(self) -> None:
-        for zsock in self.sockets:
-            zsock.close()
-        self.context.term()
 
 
 def receive(zsock: zmq.Socket, what: str, node: Node | None = None, seconds: float = WAIT) -> list[bytes]:
