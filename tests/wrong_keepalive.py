@@ -98,4 +98,10 @@ RIGHT = [
     Variant(A, "by-hand-and-file-objects", "a listener built by hand, receive with recv_into a bytearray, send_lines "
             "through makefile('wb') with timings of its own, a server printing text, a client reading all of stdin",
             (), BY_HAND),
+    Variant(A, "accumulates-with-plus-equals", "receive keeps `data += chunk` of recv(4096): it copies all it has at "
+            "every chunk, yet reads in sensible chunks, as the contract asks",
+            (), ((RECV, "                chunk = connection.recv(4096)\n"),
+                 ("    chunks = []\n", '    data = b""\n'),
+                 ("            chunks.append(chunk)\n", "            data += chunk\n"),
+                 ('    return b"".join(chunks)\n', "    return data\n"))),
 ]
