@@ -8,7 +8,6 @@ cores; judge's REQ/REP round trip is the ceiling). Printed, never asserted:
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import statistics
 import sys
@@ -17,18 +16,9 @@ import time
 
 import zmq
 
-from grader import course
+from references import reference
 
 BOOK_PAUSE = 0.01  # the book's bitsource sleeps this long after each point
-
-
-def reference():
-    """The reference queuepi module, from solutions/."""
-    path = course.SOLUTIONS / "03-queuepi" / "queuepi.py"
-    spec = importlib.util.spec_from_file_location("reference_queuepi", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def paced_bitsource(queuepi, zcontext, url):
@@ -93,7 +83,7 @@ def row(what: str, points: float, seconds: float, note: str = "") -> None:
 
 
 def main(points: int) -> int:
-    queuepi = reference()
+    queuepi = reference("03-queuepi")
     sigma = 4 * math.sqrt(math.pi / 4 * (1 - math.pi / 4) / points)
     print(f"queuepi throughput, {points:,} points (one standard deviation of the estimate: {sigma:.4f})")
     print("(a shared two-core machine: figures are noisy; compare the rows with each other)\n")

@@ -8,7 +8,6 @@ other (the 05-workqueue handout quotes them). Printed, never asserted:
 """
 from __future__ import annotations
 
-import importlib.util
 import sys
 import threading
 import time
@@ -16,19 +15,10 @@ import time
 import zmq
 from queuepi_rate import reqrep_round_trips
 
-from grader import course
+from references import reference
 
 WORK = 0.020  # seconds of work a slow request takes (the hidden tests' throughput check)
 SLOW, FAST = 0.5, 0.005  # one slow worker beside three fast ones
-
-
-def reference():
-    """The reference workqueue module, from solutions/."""
-    path = course.SOLUTIONS / "05-workqueue" / "workqueue.py"
-    spec = importlib.util.spec_from_file_location("reference_workqueue", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def sleeper(seconds: float):
@@ -97,7 +87,7 @@ def one_slow_worker(workqueue, broker, worker, requests: int) -> float:
 
 
 def main(requests: int) -> int:
-    workqueue = reference()
+    workqueue = reference("05-workqueue")
     print(f"work queue throughput, {requests:,} requests (a shared two-core machine: the figures are noisy;")
     print("compare the rows with each other)\n")
     rtt = reqrep_round_trips(requests)
