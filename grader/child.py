@@ -1,11 +1,10 @@
 """Child processes: everything that runs hidden tests or student code runs here, never in the grader.
 
-Three kinds of child, all in the sandbox with a clean environment:
+Two kinds of child, both in the sandbox with a clean environment (the student's code
+runs in neither: in student processes that the hidden tests start, student_process.py):
 
-- `collect_manifest`: pytest `--collect-only` on the hidden tests, with no student
-  code on the path at all: the instructor's list of tests and points;
-- `probe_import`: a bare interpreter that imports the student's module, so that a
-  module that does not import, exits or hangs is told so in one line;
+- `collect_manifest`: pytest `--collect-only` on the hidden tests: the instructor's
+  list of tests and points;
 - `run_tests`: pytest on the hidden tests, followed through the signed channel with
   a watchdog. A test that hangs past its limit or kills the process costs that test;
   a new process then carries on with the tests still to run.
@@ -34,7 +33,6 @@ from grader.scoring import CRASHED, NOT_RUN, TIMED_OUT, Outcome, TestSpec
 
 COLLECT_LIMIT = 120.0
 TAIL_LINES = 12
-IMPORT_OK = "grader: module imported"
 
 
 @dataclass(frozen=True)
@@ -137,37 +135,6 @@ def collect_manifest(sandbox: Sandbox, env: dict[str, str]) -> list[TestSpec]:
     return [TestSpec(**entry) for entry in json.loads(path.read_text())]
 
 
-# -- the import probe -------------------------------------------------------
-
-_PROBE = """\
-import sys
-sys.path.append(sys.argv[1])
-import {module}
-print({ok!r}, flush=True)
-"""
-
-
-def probe_import(sandbox: Sandbox, env: dict[str, str], module_name: str, limits: Limits) -> str | None:
-    """None when the module imports; otherwise one line on what went wrong."""
-    assert sandbox.student is not None
-    code = _PROBE.format(module=module_name, ok=IMPORT_OK)
-    command = [sys.executable, "-P", "-c", code, str(sandbox.student)]
-    done = run_bounded(command, sandbox, environment(sandbox, env), limits.import_seconds,
-                       sandbox.root / "import.log")
-    output = tail(done.log, 200)
-    file = f"{module_name}.py"
-    if done.returncode is None:
-        return (f"{file} did not finish importing within {limits.import_seconds:.0f} s "
-                "(a loop, a sleep or a blocking call at module level?)")
-    if done.returncode == 0 and IMPORT_OK in output:
-        return None
-    if done.returncode == 0 or not output.strip():
-        return (f"{file} stopped the interpreter while being imported (exit status {done.returncode}): "
-                "is there a sys.exit() or os._exit() at module level?")
-    last = output.strip().splitlines()[-1]
-    return f"{file} could not be imported: {last}"
-
-
 # -- the tests --------------------------------------------------------------
 
 
@@ -186,8 +153,7 @@ def _follow(sandbox: Sandbox, env: dict[str, str], nodeids: list[str], timeouts:
     key = channel.new_key()
     path = sandbox.root / f"channel-{number}.log"
     log = sandbox.root / f"pytest-{number}.log"
-    where = ("--student-box", str(sandbox.student.parent)) if sandbox.judged else ("--student-dir", str(sandbox.student))
-    command = pytest_command(sandbox, *where,
+    command = pytest_command(sandbox, "--student-box", str(sandbox.student.parent),
                              "--grader-channel", str(path), *[f"{sandbox.tests}/{n}" for n in nodeids])
     reader = channel.Reader(path, key)
     outcomes: dict[str, Outcome] = {}

@@ -15,9 +15,6 @@ class Assignment:
     id: str
     module: str  # the student's file, fixed by docs/contract.md
     services: tuple[str, ...] = ()  # what the parent must provide before grading
-    # True: the hidden tests drive the module in a locked-down student process (student_process.py)
-    # and never import it; False: they import it into the test process (until converted, issue 12)
-    judged: bool = False
     # the libraries beyond the standard one that its module may use: a student process may not read
     # site-packages, so they are imported before it starts (zygote.py)
     libraries: tuple[str, ...] = ("pymemcache", "zmq")
@@ -46,11 +43,11 @@ class Assignment:
 
 
 CATALOGUE = (
-    Assignment("01-cache-aside", "squares.py", services=("memcached",), judged=True, libraries=("pymemcache",)),
-    Assignment("02-sharding", "hashing.py", services=("memcached",), judged=True, libraries=("pymemcache",)),
-    Assignment("03-queuepi", "queuepi.py", judged=True, libraries=("zmq",)),
-    Assignment("04-keepalive", "keepalive.py", judged=True, libraries=()),
-    Assignment("05-workqueue", "workqueue.py", judged=True, libraries=("zmq",)),
+    Assignment("01-cache-aside", "squares.py", services=("memcached",), libraries=("pymemcache",)),
+    Assignment("02-sharding", "hashing.py", services=("memcached",), libraries=("pymemcache",)),
+    Assignment("03-queuepi", "queuepi.py", libraries=("zmq",)),
+    Assignment("04-keepalive", "keepalive.py", libraries=()),
+    Assignment("05-workqueue", "workqueue.py", libraries=("zmq",)),
 )
 
 

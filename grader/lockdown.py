@@ -35,6 +35,7 @@ once that user and network separation were not in force.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import os
@@ -43,7 +44,9 @@ import shutil
 import socket
 import struct
 import subprocess
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 from grader.course import CATALOGUE, ROOT
 from grader.student_process import Box
@@ -110,6 +113,14 @@ def boxes() -> str | None:
         os.makedirs(BOXES, mode=0o711, exist_ok=True)
         os.chmod(BOXES, 0o711)
     return BOXES
+
+
+@contextlib.contextmanager
+def box_folder() -> Iterator[Path]:
+    """A folder for one grading's boxes, removed afterwards: the student user may enter it, and list nothing."""
+    with tempfile.TemporaryDirectory(prefix="grader-student-", dir=boxes()) as folder:
+        Path(folder).chmod(0o711)
+        yield Path(folder)
 
 
 def rule(destination: str, user: str | None = None) -> list[str]:

@@ -48,13 +48,10 @@ def grade_assignment(assignment: Assignment, folder: Path, env: dict[str, str], 
     notes: list[str] = list(found.notes)
     if module is None:
         problem = found.problem
-    elif box.judged:  # its code runs only in student processes, never in a process of ours
+    else:  # its code runs only in student processes, never in a process of ours
         notes += lockdown.problems() + submission.review_flags(module)
         problem = student_process.probe(lockdown.box(box.student.parent, assignment.module_name),
                                         limits.import_seconds)
-    else:
-        problem = child.probe_import(box, env, assignment.module_name, limits)
-        notes += submission.review_flags(module)
     if problem:
         notes.append(problem)
         outcomes = {spec.nodeid: Outcome(FAILED, problem) for spec in manifest}
@@ -71,9 +68,8 @@ def grade(assignments: list[Assignment], folder: Path, limits: Limits = Limits()
     processes.become_subreaper()
     apart = lockdown.slot_network()  # grade-class: this student's services on a loopback of its own
     with services(assignments) as env, tempfile.TemporaryDirectory(prefix="grader-") as work, \
-            tempfile.TemporaryDirectory(prefix="grader-student-", dir=lockdown.boxes()) as boxes:
-        Path(boxes).chmod(0o711)  # the student user may enter its own box, not list the others
-        results = [grade_assignment(a, folder.resolve(), env, Path(work), limits, only, Path(boxes))
+            lockdown.box_folder() as boxes:
+        results = [grade_assignment(a, folder.resolve(), env, Path(work), limits, only, boxes)
                    for a in assignments]
     for result in results:
         result.notes.extend([apart] if apart else [])

@@ -1,10 +1,8 @@
 """The pytest plugin that runs inside the grading child process.
 
-For an assignment still graded in-process it makes the student's folder importable
-(`--student-dir`, appended to `sys.path`, so it can never shadow pytest, the
-standard library or the tests); for one graded through student processes it only
-passes on where their box is (`--student-box`: never on `sys.path`, this process
-never imports the student's code). It records what happens:
+It passes on where the student's box is (`--student-box`: never on `sys.path`: this
+process never imports the student's code, student processes do). It records what
+happens:
 `--grader-manifest FILE` writes the collected tests and their points (run with
 `--collect-only`, before any student code exists in the process), and
 `--grader-channel FILE` appends one signed event per test start and result.
@@ -19,7 +17,6 @@ import inspect
 import json
 import os
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -39,23 +36,19 @@ _FIXTURE_ARGUMENT = re.compile(r"^\s+\w+=<[^\n]*>,\n", re.MULTILINE)  # fixtures
 
 def pytest_addoption(parser):
     group = parser.getgroup("grader", "course grading (used by `grader grade`)")
-    group.addoption("--student-dir", help="folder holding the student's module; appended to sys.path")
     group.addoption("--student-box", help="box of the student's modules, for student processes (never on sys.path)")
     group.addoption("--grader-manifest", help="write the collected tests and their points to this JSON file")
     group.addoption("--grader-channel", help="append signed test events to this file")
 
 
 def pytest_configure(config):
-    student_dir = config.getoption("student_dir")
-    if student_dir:
-        sys.path.append(str(Path(student_dir).resolve()))
     if config.getoption("grader_manifest"):
         config.pluginmanager.register(ManifestWriter(config), "grader-manifest")
     path = config.getoption("grader_channel")
     if path:
         if not _KEY:
             raise pytest.UsageError(f"--grader-channel needs {channel.KEY_ENV} in the environment")
-        config.pluginmanager.register(Recorder(path, _KEY, student_dir), "grader-recorder")
+        config.pluginmanager.register(Recorder(path, _KEY), "grader-recorder")
 
 
 def describe(item) -> str:
@@ -96,8 +89,8 @@ def _truncate(text: str) -> str:
     return text if len(text) <= REASON_LIMIT else text[:REASON_LIMIT] + " [...]"
 
 
-def reason_of(report, student_dir: str | None) -> str:
-    """A short reason a student can act on: the exception, and where in their file it came from."""
+def reason_of(report) -> str:
+    """A short reason a student can act on (where in their file, the student process says: StudentCodeRaised)."""
     longrepr = report.longrepr
     if isinstance(longrepr, tuple):  # a skip: (path, lineno, "Skipped: why")
         return _truncate(longrepr[2].removeprefix("Skipped: "))
@@ -105,19 +98,14 @@ def reason_of(report, student_dir: str | None) -> str:
     if crash is None:
         return _truncate(str(longrepr).strip().splitlines()[-1] if str(longrepr).strip() else "failed")
     message = _FIXTURE_ARGUMENT.sub("", crash.message)  # Hypothesis lists the fixtures too
-    if student_dir:  # the sandbox's paths mean nothing to a student
-        message = message.replace(str(Path(student_dir).resolve()) + "/", "")
-    if student_dir and crash.path and Path(crash.path).resolve().is_relative_to(Path(student_dir).resolve()):
-        message += f"\n(raised at {Path(crash.path).name}, line {crash.lineno})"
     if report.when != "call":
         message = f"in {report.when}: {message}"
     return _truncate(message)
 
 
 class Recorder:
-    def __init__(self, path: str, key: str, student_dir: str | None):
+    def __init__(self, path: str, key: str):
         self.key = key
-        self.student_dir = student_dir
         self.out = open(path, "a", encoding="utf-8", buffering=1)
         self.current: dict = {}
 
@@ -133,13 +121,13 @@ class Recorder:
         if self.current.get("status") != PASSED:
             return  # keep the first thing that went wrong
         if report.failed:
-            reason = reason_of(report, self.student_dir)
+            reason = reason_of(report)
             first = reason.split("\n")[0]
             timed_out = first.startswith(f"Failed: {TIMEOUT_BEFORE}") and first.endswith(TIMEOUT_AFTER)
             crashed = first.startswith("StudentProcessEnded")
             self.current.update(status=TIMED_OUT if timed_out else CRASHED if crashed else FAILED, reason=reason)
         elif report.skipped:
-            self.current.update(status=NOT_RUN, reason=reason_of(report, self.student_dir))
+            self.current.update(status=NOT_RUN, reason=reason_of(report))
 
     def pytest_runtest_logfinish(self, nodeid, location):
         seconds = time.monotonic() - self.current.pop("start", time.monotonic())

@@ -5,9 +5,9 @@ tests are copied in (so student code cannot edit them for the next student), and
 only the student's Python modules are copied beside them, without any file that
 pytest or Python would act on by itself (conftest.py, pytest.ini, sitecustomize...).
 
-For an assignment graded through a student process, the student's modules go into
-a box outside the sandbox (`boxes/<id>/code`), the only place that process may
-read: the sandbox, with the hidden tests in it, stays closed to it.
+The student's modules go into a box outside the sandbox (`boxes/<id>/code`), the
+only place a student process may read: the sandbox, with the hidden tests in it,
+stays closed to it.
 """
 from __future__ import annotations
 
@@ -37,11 +37,10 @@ DEFAULT_TIMEOUT = 30  # seconds a hidden test may take unless it says otherwise 
 class Sandbox:
     root: Path
     tests: Path  # the assignment's hidden tests, below the shared hidden conftest
-    student: Path | None  # the student's modules; None when the module was not found
+    student: Path | None  # the student's modules, in their box; None when the module was not found
     work: Path  # the current directory of every child process
     home: Path
     ini: Path
-    judged: bool = False  # the student's modules are in a box (student.parent) for a student process
 
 
 def _student_files(directory: str, names: list[str]) -> set[str]:
@@ -52,7 +51,7 @@ def _student_files(directory: str, names: list[str]) -> set[str]:
 
 
 def build(assignment: Assignment, module: Path | None, root: Path, boxes: Path | None = None) -> Sandbox:
-    """`boxes`: where a judged assignment's student box goes (a folder the student user may enter)."""
+    """`boxes`: where the student's box goes (a folder the student user may enter); only with a module."""
     root.mkdir(parents=True)
     tests = root / "tests"
     tests.mkdir()
@@ -60,17 +59,18 @@ def build(assignment: Assignment, module: Path | None, root: Path, boxes: Path |
         shutil.copy2(shared, tests / shared.name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
     shutil.copytree(assignment.hidden_dir, tests / assignment.id, ignore=ignore)
-    student, judged = None, assignment.judged and boxes is not None
+    student = None
     if module is not None:
-        student = boxes / assignment.id / "code" if judged else root / "student"
+        if boxes is None:
+            raise ValueError("a student's module goes into a box: give build() the folder of boxes")
+        student = boxes / assignment.id / "code"
         shutil.copytree(module.parent, student, ignore=_student_files)
         if module.name != assignment.module:  # Squares.py: imported as the contract names it
             (student / module.name).rename(student / assignment.module)
-        if judged:
-            lockdown.hand_over(student.parent)
+        lockdown.hand_over(student.parent)
     work, home = root / "work", root / "home"
     work.mkdir()
     home.mkdir()
     ini = root / "pytest.ini"
     ini.write_text(INI.format(timeout=DEFAULT_TIMEOUT))
-    return Sandbox(root=root, tests=tests, student=student, work=work, home=home, ini=ini, judged=judged)
+    return Sandbox(root=root, tests=tests, student=student, work=work, home=home, ini=ini)

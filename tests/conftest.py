@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import contextlib
 import functools
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -92,12 +91,11 @@ def submission(tmp_path):
 @contextlib.contextmanager
 def zygote_for(module: str, source: str) -> Iterator[Zygote]:
     """A zygote for a box holding `module`.py with `source`, handed over as grading hands boxes over."""
-    with tempfile.TemporaryDirectory(prefix="grader-student-", dir=lockdown.boxes()) as boxes:
-        box = Path(boxes, module)
+    with lockdown.box_folder() as boxes:
+        box = boxes / module
         (box / "code").mkdir(parents=True)
         (box / "code" / f"{module}.py").write_text(source)
         lockdown.hand_over(box)
-        Path(boxes).chmod(0o711)
         zygote = Zygote(lockdown.box(box, module))
         try:
             yield zygote

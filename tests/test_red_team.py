@@ -1,6 +1,6 @@
 """Red team: squares.py submissions that attack the grader, each against the property it must not break.
 
-01-cache-aside is graded through student processes (course.py's `judged`). Every
+01-cache-aside is graded through student processes (every assignment is). Every
 attack below is bounded (a fork bomb stops at a few hundred, a memory bomb at a
 few GB, loops end) and earns at most what the skeleton earns; no line of a hidden
 test or of a solution region reaches the report or the results file; the grader's
@@ -525,7 +525,7 @@ def test_a_slot_network_is_a_loopback_of_its_own():
     assert done.stdout.splitlines() == ["['lo']", "own loopback answers", "outside unreachable"]
 
 
-@pytest.mark.parametrize("judged", [a for a in course.CATALOGUE if a.judged], ids=lambda a: a.id)
+@pytest.mark.parametrize("judged", course.CATALOGUE, ids=lambda a: a.id)
 def test_the_judge_never_imports_the_students_module(judged):
     """The hidden tests of a judged assignment reach the module only through a student process."""
     module = judged.module_name
