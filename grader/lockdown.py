@@ -131,6 +131,18 @@ def slot_network() -> str | None:
     return own_network()
 
 
+def may_grade_apart() -> bool:
+    """Assignments of this grading may each get a network namespace of their own (schedule.py): as
+    root, when grade-class has not already given the whole student one, and when the kernel lets us
+    (tried in a throwaway child, so that this process stays where it is)."""
+    if os.geteuid() != 0 or NETWORK_ENV in os.environ:
+        return False
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET) == 0 else 1)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
 def own_network() -> str | None:
     """Move this process (and all it starts from now on) into a network namespace of its own, with its
     loopback up; None when done, else why not. Call it before any thread or child is started."""

@@ -1,0 +1,100 @@
+"""Run jobs of the grader's own code side by side, each in a forked worker process of its own.
+
+A worker is a fork of the grader: it runs our code only (student code runs in the
+student processes it starts, as ever), so its result comes back as a pickle over a
+pipe. Each worker makes itself a child subreaper, so what its children leave behind
+comes back to it and is reaped by `child.running` there, never by a neighbour (whose
+`reap_strays` would kill a grading in flight). Whatever a worker leaves when it ends
+comes back to the grader, which reaps it once every worker is done; an interrupt
+kills every worker with all it started.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import sys
+import traceback
+from typing import Callable, TypeVar
+
+from grader import processes
+
+T = TypeVar("T")
+
+
+class WorkerDied(RuntimeError):
+    """A worker ended without sending a result back."""
+
+
+def _work(job: Callable[[], T], write: int) -> None:
+    """In the worker: run `job`, send back ("ok", result) or ("raised", exception), and exit."""
+    status = 0
+    try:
+        processes.become_subreaper()
+        try:
+            payload = pickle.dumps(("ok", job()))
+        except BaseException as exc:  # noqa: BLE001 - every way out goes back to the grader
+            try:
+                payload = pickle.dumps(("raised", exc))
+            except Exception:  # an exception that does not pickle: its words, at least
+                payload = pickle.dumps(("raised", WorkerDied("".join(traceback.format_exception(exc)))))
+        with os.fdopen(write, "wb") as out:
+            out.write(payload)
+    except BaseException:  # noqa: BLE001 - never return into the grader's own code
+        status = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def _start(job: Callable[[], T]) -> tuple[int, int]:
+    read, write = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        _work(job, write)
+    os.close(write)
+    return pid, read
+
+
+def _result(pid: int, read: int) -> T:
+    with os.fdopen(read, "rb") as pipe:
+        payload = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if not payload:
+        raise WorkerDied(f"a grading worker ended without a result (wait status {status})")
+    kind, value = pickle.loads(payload)  # our own worker's, never anything student code sent
+    if kind == "raised":
+        raise value
+    return value
+
+
+def side_by_side(jobs: list[Callable[[], T]]) -> list[T]:
+    """Run every job in a worker of its own, all at once; their results in the jobs' order.
+
+    The first job (in order) that raised has its exception raised here, once all are done.
+    """
+    keep = processes.our_descendants()
+    started: list[tuple[int, int]] = []
+    outcomes: list[tuple[bool, object]] = []
+    try:
+        for job in jobs:
+            started.append(_start(job))
+        for pid, read in started:
+            try:
+                outcomes.append((True, _result(pid, read)))
+            except Exception as exc:  # noqa: BLE001 - raised below, after the others are done
+                outcomes.append((False, exc))
+    finally:
+        for pid, read in started[len(outcomes):]:  # interrupted: what still runs goes, with all it started
+            processes.kill_tree(pid)
+            with contextlib.suppress(OSError):
+                os.close(read)
+        processes.reap_strays(keep)
+    for fine, value in outcomes:
+        if not fine:
+            raise value  # type: ignore[misc]
+    return [value for _, value in outcomes]  # type: ignore[misc]
