@@ -72,9 +72,13 @@ def grade_assignment(assignment: Assignment, folder: Path, env: dict[str, str], 
 
 
 def grade_group(group: list[Assignment], folder: Path, work: Path, boxes: Path, limits: Limits,
-                only: Callable[[TestSpec], bool] | None, own_network: bool = False) -> list[AssignmentResult]:
-    """Grade assignments one after the other, with the services they need; `own_network`: first move
-    into a network namespace of its own (a worker grading beside others), with its own servers in it."""
+                only: Callable[[TestSpec], bool] | None, own_network: bool = False,
+                lane: int = 0) -> list[AssignmentResult]:
+    """Grade assignments one after the other, with the services they need. In a worker grading beside
+    others: `own_network`, first move into a network namespace of its own (its own servers start in it);
+    `lane`, its student processes run as a user of their own (lockdown.py)."""
+    if lane:
+        os.environ[lockdown.LANE_ENV] = str(lane)  # this worker's alone: it is a process of its own
     if own_network and (problem := lockdown.own_network()):
         raise child.GradingError(problem)
     with services(group) as env:
@@ -92,8 +96,10 @@ def grade(assignments: list[Assignment], folder: Path, limits: Limits = Limits()
     with tempfile.TemporaryDirectory(prefix="grader-") as work, \
             tempfile.TemporaryDirectory(prefix="grader-student-", dir=lockdown.boxes()) as boxes:
         Path(boxes).chmod(0o711)  # the student user may enter its own box, not list the others
+        if len(groups) > 1:
+            lockdown.make_users(len(groups), lanes=True)  # any it cannot make, problems() reports
         jobs = [functools.partial(grade_group, list(g.assignments), folder.resolve(), Path(work), Path(boxes),
-                                  limits, only, g.own_network) for g in groups]
+                                  limits, only, g.own_network, lane) for lane, g in enumerate(groups)]
         done = jobs[0]() if len(jobs) == 1 else [r for rs in workers.side_by_side(jobs) for r in rs]
     results = schedule.in_order(assignments, {r.assignment: r for r in done})
     for result in results:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import selectors
 import sys
 import traceback
 from typing import Callable, TypeVar
@@ -60,16 +61,30 @@ def _start(job: Callable[[], T]) -> tuple[int, int]:
     return pid, read
 
 
-def _result(pid: int, read: int) -> T:
-    with os.fdopen(read, "rb") as pipe:
-        payload = pipe.read()
+def _outcome(pid: int, payload: bytes) -> tuple[bool, object]:
+    """(True, result) or (False, exception) of a worker whose pipe has closed; it is reaped here."""
     _, status = os.waitpid(pid, 0)
     if not payload:
-        raise WorkerDied(f"a grading worker ended without a result (wait status {status})")
+        return False, WorkerDied(f"a grading worker ended without a result (wait status {status})")
     kind, value = pickle.loads(payload)  # our own worker's, never anything student code sent
-    if kind == "raised":
-        raise value
-    return value
+    return kind == "ok", value
+
+
+def _gather(started: dict[int, int], outcomes: dict[int, tuple[bool, object]]) -> None:
+    """Read every worker's pipe as it comes, reaping each worker as soon as it is done."""
+    received = {read: bytearray() for read in started}
+    with selectors.DefaultSelector() as waiting:
+        for read in started:
+            waiting.register(read, selectors.EVENT_READ)
+        while len(outcomes) < len(started):
+            for key, _ in waiting.select():
+                chunk = os.read(key.fd, 1 << 16)
+                if chunk:
+                    received[key.fd] += chunk
+                    continue
+                waiting.unregister(key.fd)
+                os.close(key.fd)
+                outcomes[key.fd] = _outcome(started[key.fd], bytes(received[key.fd]))
 
 
 def side_by_side(jobs: list[Callable[[], T]]) -> list[T]:
@@ -77,24 +92,23 @@ def side_by_side(jobs: list[Callable[[], T]]) -> list[T]:
 
     The first job (in order) that raised has its exception raised here, once all are done.
     """
+    processes.become_subreaper()  # what a worker leaves comes back here, to be reaped below
     keep = processes.our_descendants()
-    started: list[tuple[int, int]] = []
-    outcomes: list[tuple[bool, object]] = []
+    started: dict[int, int] = {}  # the read end of each worker's pipe -> its pid
+    outcomes: dict[int, tuple[bool, object]] = {}
     try:
         for job in jobs:
-            started.append(_start(job))
-        for pid, read in started:
-            try:
-                outcomes.append((True, _result(pid, read)))
-            except Exception as exc:  # noqa: BLE001 - raised below, after the others are done
-                outcomes.append((False, exc))
+            pid, read = _start(job)
+            started[read] = pid
+        _gather(started, outcomes)
     finally:
-        for pid, read in started[len(outcomes):]:  # interrupted: what still runs goes, with all it started
-            processes.kill_tree(pid)
+        for read in set(started) - set(outcomes):  # interrupted: what still runs goes, with all it started
+            processes.kill_tree(started[read])
             with contextlib.suppress(OSError):
                 os.close(read)
         processes.reap_strays(keep)
-    for fine, value in outcomes:
+    in_order = [outcomes[read] for read in started]
+    for fine, value in in_order:
         if not fine:
             raise value  # type: ignore[misc]
-    return [value for _, value in outcomes]  # type: ignore[misc]
+    return [value for _, value in in_order]  # type: ignore[misc]
