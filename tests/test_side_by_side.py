@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import psutil
 import pytest
-from conftest import assignment
+from conftest import QUICK, assignment
 
-from grader import child, course, manifests, sandbox, schedule, workers
+from grader import child, course, lockdown, manifests, pipeline, sandbox, schedule, workers
 from grader.scoring import TestSpec
 
 CACHE, SHARDING, QUEUEPI, KEEPALIVE, WORKQUEUE = (a.id for a in course.CATALOGUE)
@@ -122,3 +123,24 @@ def test_a_cache_folder_others_may_write_is_not_trusted(box, tmp_path):
 def test_a_cached_manifest_is_what_collecting_gives(box):
     child.collect_manifest(box, {})  # in the cache now, if it was not
     assert child.collect_manifest(box, {}) == child._collect(box, {})
+
+
+# -- end to end, as root: each assignment beside the others is on its own ------------
+
+TELLS = ("import os, socket\n"
+         "raise RuntimeError(f'uid {os.getuid()} sees {sorted(n for _, n in socket.if_nameindex())}')\n")
+
+
+@pytest.mark.skipif(lockdown.account() is None or not lockdown.may_grade_apart(),
+                    reason="needs root, the grader-student user (setup.sh) and network namespaces")
+def test_assignments_side_by_side_run_as_users_of_their_own_on_networks_of_their_own(submission):
+    chosen = [assignment(QUEUEPI), assignment(KEEPALIVE), assignment(WORKQUEUE)]
+    for each in chosen:
+        folder = submission(each.id, TELLS)  # every module says, at import, who and where it is
+    results = pipeline.grade(chosen, folder, limits=QUICK)
+    assert [r.assignment for r in results] == [QUEUEPI, KEEPALIVE, WORKQUEUE]
+    told = [re.search(r"uid (\d+) sees (\[.*?\])", r.problem) for r in results]
+    assert all(told), [r.problem for r in results]
+    uids = {int(t.group(1)) for t in told}
+    assert len(uids) == 3 and 0 not in uids
+    assert {t.group(2) for t in told} == {"['lo']"}
