@@ -71,7 +71,8 @@ def _outcome(pid: int, payload: bytes) -> tuple[bool, object]:
 
 
 def _gather(started: dict[int, int], outcomes: dict[int, tuple[bool, object]]) -> None:
-    """Read every worker's pipe as it comes, reaping each worker as soon as it is done."""
+    """Read every worker's pipe as it comes, reaping each worker as soon as it is done; stop at the
+    first that raised (grading cannot go on: why make the others finish?)."""
     received = {read: bytearray() for read in started}
     with selectors.DefaultSelector() as waiting:
         for read in started:
@@ -85,12 +86,14 @@ def _gather(started: dict[int, int], outcomes: dict[int, tuple[bool, object]]) -
                 waiting.unregister(key.fd)
                 os.close(key.fd)
                 outcomes[key.fd] = _outcome(started[key.fd], bytes(received[key.fd]))
+                if not outcomes[key.fd][0]:
+                    return
 
 
 def side_by_side(jobs: list[Callable[[], T]]) -> list[T]:
     """Run every job in a worker of its own, all at once; their results in the jobs' order.
 
-    The first job (in order) that raised has its exception raised here, once all are done.
+    The first job to raise has its exception raised here, once the others are stopped.
     """
     processes.become_subreaper()  # what a worker leaves comes back here, to be reaped below
     keep = processes.our_descendants()
@@ -102,13 +105,13 @@ def side_by_side(jobs: list[Callable[[], T]]) -> list[T]:
             started[read] = pid
         _gather(started, outcomes)
     finally:
-        for read in set(started) - set(outcomes):  # interrupted: what still runs goes, with all it started
+        # one raised, or we were interrupted: what still runs goes, with all it started
+        for read in set(started) - set(outcomes):
             processes.kill_tree(started[read])
             with contextlib.suppress(OSError):
                 os.close(read)
         processes.reap_strays(keep)
-    in_order = [outcomes[read] for read in started]
-    for fine, value in in_order:
+    for fine, value in outcomes.values():
         if not fine:
             raise value  # type: ignore[misc]
-    return [value for _, value in in_order]  # type: ignore[misc]
+    return [outcomes[read][1] for read in started]  # type: ignore[misc]

@@ -4,12 +4,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 
 import psutil
 import pytest
 from conftest import QUICK, assignment
 
-from grader import child, course, lockdown, manifests, pipeline, sandbox, schedule, workers
+from grader import child, course, lockdown, manifests, pipeline, processes, sandbox, schedule, workers
 from grader.scoring import TestSpec
 
 CACHE, SHARDING, QUEUEPI, KEEPALIVE, WORKQUEUE = (a.id for a in course.CATALOGUE)
@@ -60,9 +61,12 @@ def _fails():
     raise child.GradingError("the hidden tests did not collect")
 
 
-def test_what_a_worker_raised_is_raised_here_once_all_are_done():
+def test_what_a_worker_raised_is_raised_here_at_once_the_others_stopped():
+    before, started = processes.our_descendants(), time.monotonic()
     with pytest.raises(child.GradingError, match="did not collect"):
-        workers.side_by_side([lambda: 1, _fails])
+        workers.side_by_side([lambda: time.sleep(60), _fails])
+    assert time.monotonic() - started < 30
+    assert processes.our_descendants() <= before  # the sleeper is gone
 
 
 def _dies():
