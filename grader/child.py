@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from grader import channel, harness
+from grader import channel, harness, manifests
 from grader.processes import our_descendants, reap_strays
 from grader.sandbox import DEFAULT_TIMEOUT, Sandbox
 from grader.scoring import CRASHED, NOT_RUN, TIMED_OUT, Outcome, TestSpec
@@ -126,7 +126,12 @@ def run_bounded(command: list[str], sandbox: Sandbox, env: dict[str, str], limit
 
 
 def collect_manifest(sandbox: Sandbox, env: dict[str, str]) -> list[TestSpec]:
-    """The instructor's tests and points, from a process that has never seen the student's code."""
+    """The instructor's tests and points, from a process that has never seen the student's code
+    (collected once per content of the hidden tests: manifests.py)."""
+    return manifests.cached(sandbox, lambda: _collect(sandbox, env))
+
+
+def _collect(sandbox: Sandbox, env: dict[str, str]) -> list[TestSpec]:
     path = sandbox.root / "manifest.json"
     command = pytest_command(sandbox, "--collect-only", "--grader-manifest", str(path), str(sandbox.tests))
     done = run_bounded(command, sandbox, environment(sandbox, env), COLLECT_LIMIT, sandbox.root / "collect.log")

@@ -18,6 +18,8 @@ class Assignment:
     # the libraries beyond the standard one that its module may use: a student process may not read
     # site-packages, so they are imported before it starts (zygote.py)
     libraries: tuple[str, ...] = ("pymemcache", "zmq")
+    # about how long grading the reference takes, in seconds: graded side by side, the longest starts first
+    seconds: float = 10.0
 
     @property
     def module_name(self) -> str:
@@ -43,11 +45,11 @@ class Assignment:
 
 
 CATALOGUE = (
-    Assignment("01-cache-aside", "squares.py", services=("memcached",), libraries=("pymemcache",)),
-    Assignment("02-sharding", "hashing.py", services=("memcached",), libraries=("pymemcache",)),
-    Assignment("03-queuepi", "queuepi.py", libraries=("zmq",)),
-    Assignment("04-keepalive", "keepalive.py", libraries=()),
-    Assignment("05-workqueue", "workqueue.py", libraries=("zmq",)),
+    Assignment("01-cache-aside", "squares.py", services=("memcached",), libraries=("pymemcache",), seconds=12),
+    Assignment("02-sharding", "hashing.py", services=("memcached",), libraries=("pymemcache",), seconds=15),
+    Assignment("03-queuepi", "queuepi.py", libraries=("zmq",), seconds=15),
+    Assignment("04-keepalive", "keepalive.py", libraries=(), seconds=8),
+    Assignment("05-workqueue", "workqueue.py", libraries=("zmq",), seconds=23),
 )
 
 

@@ -25,6 +25,9 @@ apart too: each slot has a user of its own (`grader-student`, `grader-student-2`
 ...: a process of one cannot signal another's, nor read its box), and each slot's
 grading runs in a network namespace of its own, with its own memcached servers on
 its own loopback, so one student's code cannot reach a classmate's services.
+Assignments graded side by side in one grading (pipeline.py, as root) are kept apart the same
+way: each in a network namespace of its own with its own memcached servers, and each but the
+first as a user of its own (`grader-student-lane2`, ...), so that they share no process limit.
 Every student process gets private, size-limited scratch space (zygote.py): /tmp,
 /var/tmp, /dev/shm and its home are small tmpfs mounts of its own, so it cannot fill
 the disk, nor leave a file for the next test or a classmate.
@@ -54,29 +57,46 @@ from grader.student_process import Box
 USER = "grader-student"
 SLOT_ENV = "GRADER_SLOT"  # set by grade-class: which of the students graded at once this grading is
 NETWORK_ENV = "GRADER_OWN_NETWORK"  # set by grade-class: this grading process gets a network of its own
+# set by pipeline.py in each worker grading assignments beside others: a user of its own for each, so
+# that their student processes share no process limit (RLIMIT_NPROC counts a user's threads)
+LANE_ENV = "GRADER_LANE"
 # Boxes go where the student user can enter, and outside /tmp, which each student process gets a
 # tmpfs of its own over (zygote.py). Without root, the system's temporary folder.
 BOXES = "/var/lib/grader-boxes" if os.geteuid() == 0 else None
 RULES = (("iptables", "127.0.0.0/8"), ("ip6tables", "::1/128"))
 
 
-def slot() -> int:
+def _number(name: str, default: int) -> int:
     try:
-        return max(int(os.environ.get(SLOT_ENV, "1")), 1)
+        return max(int(os.environ.get(name, str(default))), default)
     except ValueError:
-        return 1
+        return default
 
 
-def user_for(number: int) -> str:
-    """The student user of slot `number` (1, 2, ...): grader-student, grader-student-2, ..."""
-    return USER if number <= 1 else f"{USER}-{number}"
+def slot() -> int:
+    return _number(SLOT_ENV, 1)
+
+
+def lane() -> int:
+    return _number(LANE_ENV, 0)
+
+
+def user_for(number: int, lane: int = 0) -> str:
+    """The student user of slot `number` (1, 2, ...): grader-student, grader-student-2, ...; and of
+    `lane` k > 0 within it (pipeline.py: assignments graded side by side): grader-student-lane2, ..."""
+    name = USER if number <= 1 else f"{USER}-{number}"
+    return name if lane <= 0 else f"{name}-lane{lane}"
+
+
+def current_user() -> str:
+    return user_for(slot(), lane())
 
 
 def account(user: str | None = None) -> tuple[int, int] | None:
     """The student user's uid and gid (this slot's by default) when we are root and it exists; else None."""
     if os.geteuid() != 0:
         return None
-    for name in (user or user_for(slot()), USER):  # a slot without its own user shares the first's
+    for name in (user or current_user(), USER):  # a slot without its own user shares the first's
         try:
             entry = pwd.getpwnam(name)
         except KeyError:
@@ -93,11 +113,13 @@ def _exists(user: str) -> bool:
     return True
 
 
-def make_users(count: int) -> list[str]:
-    """As root, make sure the users of slots 1..count exist (useradd); what could not be made, in words."""
+def make_users(count: int, lanes: bool = False) -> list[str]:
+    """As root, make sure the users of slots 1..count exist (useradd), or with `lanes`, those of this
+    slot's lanes 1..count-1; what could not be made, in words."""
     failed = []
-    for number in range(1, count + 1):
-        user = user_for(number)
+    wanted = ([user_for(slot(), k) for k in range(1, count)] if lanes
+              else [user_for(n) for n in range(1, count + 1)])
+    for user in wanted:
         if not _exists(user):
             done = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir",
                                    "/nonexistent", "--shell", "/usr/sbin/nologin", user],
@@ -124,7 +146,7 @@ def box_folder() -> Iterator[Path]:
 
 
 def rule(destination: str, user: str | None = None) -> list[str]:
-    return ["OUTPUT", "-m", "owner", "--uid-owner", user or user_for(slot()), "!", "-d", destination,
+    return ["OUTPUT", "-m", "owner", "--uid-owner", user or current_user(), "!", "-d", destination,
             "-j", "REJECT"]
 
 
@@ -140,6 +162,18 @@ def slot_network() -> str | None:
     if NETWORK_ENV not in os.environ or os.geteuid() != 0 or os.environ.get("MEMCACHED_SERVERS"):
         return None
     return own_network()
+
+
+def may_grade_apart() -> bool:
+    """Assignments of this grading may each get a network namespace of their own (schedule.py): as
+    root, when grade-class has not already given the whole student one, and when the kernel lets us
+    (tried in a throwaway child, so that this process stays where it is)."""
+    if os.geteuid() != 0 or NETWORK_ENV in os.environ:
+        return False
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET) == 0 else 1)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 
 
 def own_network() -> str | None:
@@ -187,10 +221,10 @@ def problems() -> list[str]:
     found = []
     if account() is None:
         return [f"student code ran as root: there is no user {USER} (run setup.sh as root to create it)"]
-    mine = user_for(slot())
+    mine = current_user()
     if not _exists(mine):
-        found.append(f"student code ran as {USER}, shared with the other students graded at once: there is "
-                     f"no user {mine} (grade-class creates one per slot when it runs as root)")
+        found.append(f"student code ran as {USER}, shared with the other gradings running at once: there is "
+                     f"no user {mine} (grading as root creates one for each)")
     if not course_is_private():
         found.append(f"{ROOT} is readable by {USER}: run setup.sh as root (it makes the checkout private)")
     if not ALONE and not confine_network():

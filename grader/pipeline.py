@@ -1,17 +1,23 @@
 """Grading, step by step: services, find the module, sandbox, manifest, import probe, tests, score.
 
+Assignments are graded side by side when that is safe (schedule.py), each in a worker of its
+own (workers.py); else one after the other.
+
 Each step is a small function of its own module; this one only puts them in order
 and turns what a step found into the notes a student reads.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from grader import child, harness, lockdown, processes, sandbox, scoring, student_process, submission
+from grader import (child, harness, lockdown, processes, sandbox, schedule, scoring, student_process, submission,
+                    workers)
 from grader.child import Limits
 from grader.course import Assignment
 from grader.scoring import FAILED, AssignmentResult, Outcome, TestSpec
@@ -62,15 +68,35 @@ def grade_assignment(assignment: Assignment, folder: Path, env: dict[str, str], 
                             round(time.monotonic() - started, 2), problem or "")
 
 
+def grade_group(group: list[Assignment], folder: Path, work: Path, boxes: Path, limits: Limits,
+                only: Callable[[TestSpec], bool] | None, own_network: bool = False,
+                lane: int = 0) -> list[AssignmentResult]:
+    """Grade assignments one after the other, with the services they need. In a worker grading beside
+    others: `own_network`, first move into a network namespace of its own (its own servers start in it);
+    `lane`, its student processes run as a user of their own (lockdown.py)."""
+    if lane:
+        os.environ[lockdown.LANE_ENV] = str(lane)  # this worker's alone: it is a process of its own
+    if own_network and (problem := lockdown.own_network()):
+        raise child.GradingError(problem)
+    with services(group) as env:
+        return [grade_assignment(a, folder, env, work, limits, only, boxes) for a in group]
+
+
 def grade(assignments: list[Assignment], folder: Path, limits: Limits = Limits(),
           only: Callable[[TestSpec], bool] | None = None) -> list[AssignmentResult]:
-    """Grade `folder` for each assignment; raises child.GradingError or harness.MemcachedUnavailable."""
+    """Grade `folder` for each assignment, side by side when that is safe (schedule.py); results in the
+    assignments' order. Raises child.GradingError or harness.MemcachedUnavailable."""
     processes.become_subreaper()
     apart = lockdown.slot_network()  # grade-class: this student's services on a loopback of its own
-    with services(assignments) as env, tempfile.TemporaryDirectory(prefix="grader-") as work, \
-            lockdown.box_folder() as boxes:
-        results = [grade_assignment(a, folder.resolve(), env, Path(work), limits, only, boxes)
-                   for a in assignments]
+    given = bool(os.environ.get(harness.SERVERS_ENV, "").strip())
+    groups = schedule.groups(assignments, lockdown.may_grade_apart(), given)
+    with tempfile.TemporaryDirectory(prefix="grader-") as work, lockdown.box_folder() as boxes:
+        if len(groups) > 1:
+            lockdown.make_users(len(groups), lanes=True)  # any it cannot make, problems() reports
+        jobs = [functools.partial(grade_group, list(g.assignments), folder.resolve(), Path(work), boxes,
+                                  limits, only, g.own_network, lane) for lane, g in enumerate(groups)]
+        done = jobs[0]() if len(jobs) == 1 else [r for rs in workers.side_by_side(jobs) for r in rs]
+    results = schedule.in_order(assignments, {r.assignment: r for r in done})
     for result in results:
         result.notes.extend([apart] if apart else [])
     return results

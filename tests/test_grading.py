@@ -282,14 +282,15 @@ def test_results_file_has_gradescopes_shape(tmp_path):
     assert "Test" in done.stdout and "points" in done.stdout
 
 
-def test_a_terminated_grading_leaves_nothing_behind(submission, tmp_path):
+@pytest.mark.parametrize("which", [CACHE, "all"])  # "all" as root: assignments side by side, in workers
+def test_a_terminated_grading_leaves_nothing_behind(which, submission, tmp_path):
     import psutil
     stubborn = ('    while True:\n        try:\n            time.sleep(60)\n'
                 '        except BaseException:\n            pass\n')
     folder = submission(CACHE, REFERENCE.replace('    return "sq:%d" % n\n', stubborn))
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    grading = subprocess.Popen([sys.executable, "-m", "grader", "grade", CACHE, "--submission", str(folder)],
+    grading = subprocess.Popen([sys.executable, "-m", "grader", "grade", which, "--submission", str(folder)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=dict(os.environ, TMPDIR=str(scratch)))
     deadline = time.monotonic() + 60
