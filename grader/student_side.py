@@ -387,25 +387,6 @@ def each(target, request: dict, kept: dict, folder: str) -> dict:
     return {"ok": results}
 
 
-def receive(sock):
-    header = _exactly(sock, wire.HEADER.size)
-    if header is None:
-        return None
-    body = _exactly(sock, wire.length_of(header))
-    return None if body is None else wire.loads(body, trusted=True)
-
-
-def _exactly(sock, size: int) -> bytes | None:
-    chunks, left = [], size
-    while left:
-        chunk = sock.recv(min(left, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
 def serve(sock, module_name: str, folder: str) -> None:
     """Import the module, say so (or why not), then answer requests until the judge hangs up.
 
@@ -425,7 +406,8 @@ def serve(sock, module_name: str, folder: str) -> None:
         link.send({"raised": describe(exc, folder), "during": "import"})
         return
     link.send({"ready": True})
-    while (request := receive(sock)) is not None:
+    requests = sock.makefile("rb")
+    while (request := wire.receive(requests, trusted=True)) is not None:
         if request.get("background"):
             threading.Thread(target=lambda r=request: link.send(run(module, r, kept, folder)),
                              name=f"judge-call-{request.get('id')}", daemon=True).start()
