@@ -12,12 +12,13 @@ Python (as root, student processes run as grader-student, as in grading):
 
     .venv/bin/python benchmarks/student_call.py
 
-Figures on two shared cores (root; reference squares.py), after the round trip was
-trimmed (quick wire conversion, buffered reads, no /proc walk per process end):
+Figures on two shared, busy cores (root; the reference squares.py), before and after
+the round trip was trimmed (wire conversion without path tracking, buffered reads,
+no walk through /proc when a process ends):
 
-    one call into the student process    ~400 µs   judge ~150 µs CPU, student ~130 µs CPU
-    per input of for_each                 ~3 µs
-    one fresh student process             ~15 ms   zygote ~2 ms CPU (was ~6.5), process ~10 ms CPU
+    one call into the student process     time 399 -> 278 µs   judge CPU 229 -> 141 µs   student CPU 187 -> 154 µs
+    per input of for_each                 time 5.3 -> 5.0 µs   judge CPU 1.8 -> 1.7 µs   student CPU 3.5 -> 3.2 µs
+    one fresh student process             time  16 -> 12 ms    judge CPU 1.5 -> 1.4 ms   zygote CPU  5.7 -> 2.2 ms
 """
 from __future__ import annotations
 
