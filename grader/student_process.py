@@ -353,8 +353,10 @@ class StudentProcess:
         kwargs = kwargs or {}
         text = call_text(label, args, kwargs)
         args, kwargs = _objects_by_name(list(args)), _objects_by_name(kwargs)
-        number = self._send({"op": "call", "target": target, "args": args, "kwargs": kwargs,
-                             "keep": keep, "background": background, "times": times}, f"during {text}")
+        options = {"keep": keep, "background": background, "times": times}  # only those set travel
+        options = {name: value for name, value in options.items() if value is not None and value is not False}
+        number = self._send({"op": "call", "target": target, "args": args, "kwargs": kwargs, **options},
+                            f"during {text}")
         return Pending(self, number, text)
 
     def get(self, label: str, target: dict):
