@@ -235,31 +235,19 @@ class StudentProcess:
         self._broken: str | None = None  # why the reader stopped: the process is gone, or it sent nonsense
         self._bad_event: str | None = None
         self._arrived = threading.Condition()
+        self._stream = sock.makefile("rb")
         self._reader = threading.Thread(target=self._read, name=f"student-process-{pid}", daemon=True)
         self._reader.start()
 
     # -- the wire ----------------------------------------------------------
 
-    def _exactly(self, size: int) -> bytes | None:
-        chunks, left = [], size
-        while left:
-            try:
-                chunk = self.sock.recv(min(left, 1 << 20))
-            except OSError:
-                chunk = b""
-            if not chunk:
-                return None
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-
     def _read(self) -> None:
         why = "ended"
         while True:
-            header = self._exactly(wire.HEADER.size)
             try:
-                body = None if header is None else self._exactly(wire.length_of(header))
-                message = None if body is None else wire.loads(body)
+                message = wire.receive(self._stream)
+            except OSError:
+                message = None
             except wire.Refused as exc:
                 why = f"sent something that is not a message ({exc})"
                 break
@@ -268,8 +256,9 @@ class StudentProcess:
             if type(message) is not dict or not isinstance(message.get("out", ""), str):
                 why = "sent something that is not a message"
                 break
-            if sum(map(len, self.output)) < 1 << 20:
-                self.output.append(message.get("out", ""))
+            printed = message.get("out", "")
+            if printed and sum(map(len, self.output)) < 1 << 20:  # most messages print nothing
+                self.output.append(printed)
             if "event" in message:
                 event = message["event"]
                 if type(event) is not list or len(event) != 2 or type(event[0]) is not str \
@@ -364,8 +353,10 @@ class StudentProcess:
         kwargs = kwargs or {}
         text = call_text(label, args, kwargs)
         args, kwargs = _objects_by_name(list(args)), _objects_by_name(kwargs)
-        number = self._send({"op": "call", "target": target, "args": args, "kwargs": kwargs,
-                             "keep": keep, "background": background, "times": times}, f"during {text}")
+        options = {"keep": keep, "background": background, "times": times}  # only those set travel
+        options = {name: value for name, value in options.items() if value is not None and value is not False}
+        number = self._send({"op": "call", "target": target, "args": args, "kwargs": kwargs, **options},
+                            f"during {text}")
         return Pending(self, number, text)
 
     def get(self, label: str, target: dict):
@@ -421,6 +412,8 @@ class StudentProcess:
             except OSError:
                 pass
             self._reader.join(timeout=5)
+            if not self._reader.is_alive():  # closing a buffered stream waits for a read under way
+                self._stream.close()
             self.sock.close()
         return self.ended
 

@@ -366,44 +366,39 @@ def run(module, request: dict, kept: dict, folder: str) -> dict:
     return reply | {"ok": result}
 
 
+IMMUTABLE = (str, int, float, bool, bytes, type(None))
+
+
+def fresh_arguments(args: list, kwargs: dict, kept: dict):
+    """A function giving each call of `each` arguments of its own, as cheaply as they allow: a shallow copy
+    of each list when the arguments are immutable values and lists of them (the usual list of servers),
+    a copy from marshal of other plain data, built anew when they hold built or kept objects."""
+    if not kwargs and all(type(a) in IMMUTABLE or type(a) is list and all(type(v) in IMMUTABLE for v in a)
+                          for a in args):
+        return lambda: ([a.copy() if type(a) is list else a for a in args], {})
+    try:  # plain data: many times quicker than building it anew
+        return functools.partial(marshal.loads, marshal.dumps((args, kwargs)))
+    except ValueError:  # built or kept objects among them
+        return lambda: (build(args, kept), build(kwargs, kept))
+
+
 def each(target, request: dict, kept: dict, folder: str) -> dict:
     """target(item, *args, **kwargs) for each item (target(*item, *args, **kwargs) when `spread`), every
     call with arguments of its own; the first that raises ends it, and the reply says which (`at`)."""
-    args, kwargs = request["args"], request["kwargs"]
-    try:  # plain data: a copy for each call from marshal, many times quicker than building it anew
-        template = marshal.dumps((args, kwargs))
-        fresh = functools.partial(marshal.loads, template)
-    except ValueError:  # built or kept objects among them
-        fresh = lambda: (build(args, kept), build(kwargs, kept))  # noqa: E731
+    fresh = fresh_arguments(request["args"], request["kwargs"], kept)
     spread = bool(request.get("spread"))  # each item is a tuple of leading arguments (starmap), not one
     results = []
     for at, item in enumerate(request["each"]):
         try:
             more, named = fresh()
-            leading = tuple(build(item, kept)) if spread else (build(item, kept),)
+            if spread:
+                leading = tuple(build(item, kept))
+            else:  # a key, a number: nothing to build
+                leading = (item if type(item) in IMMUTABLE else build(item, kept),)
             results.append(target(*leading, *more, **named))
         except BaseException as exc:
             return {"raised": describe(exc, folder), "at": at}
     return {"ok": results}
-
-
-def receive(sock):
-    header = _exactly(sock, wire.HEADER.size)
-    if header is None:
-        return None
-    body = _exactly(sock, wire.length_of(header))
-    return None if body is None else wire.loads(body, trusted=True)
-
-
-def _exactly(sock, size: int) -> bytes | None:
-    chunks, left = [], size
-    while left:
-        chunk = sock.recv(min(left, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
 
 
 def serve(sock, module_name: str, folder: str) -> None:
@@ -425,7 +420,8 @@ def serve(sock, module_name: str, folder: str) -> None:
         link.send({"raised": describe(exc, folder), "during": "import"})
         return
     link.send({"ready": True})
-    while (request := receive(sock)) is not None:
+    requests = sock.makefile("rb")
+    while (request := wire.receive(requests, trusted=True)) is not None:
         if request.get("background"):
             threading.Thread(target=lambda r=request: link.send(run(module, r, kept, folder)),
                              name=f"judge-call-{request.get('id')}", daemon=True).start()

@@ -63,12 +63,20 @@ class Ref:
         return self.label or f"<object {self.number}>"
 
 
-def _where(path: str) -> str:
+def _where(path: str | None) -> str:
     return f" at {path}" if path else ""
 
 
-def to_json(value, trusted: bool = False, depth: int = 0, path: str = ""):
-    """The JSON-ready form of `value`; raises Refused for anything that is not plain data."""
+def _below(path: str | None, step) -> str | None:
+    """Where the item `step` (an index, a dict's key) below `path` is: `[3]['k']`. None (the quick way) stays None."""
+    return None if path is None else f"{path}[{step!r}]"[:200]
+
+
+def to_json(value, trusted: bool = False, depth: int = 0, path: str | None = ""):
+    """The JSON-ready form of `value`; raises Refused for anything that is not plain data.
+
+    The quick way (`path=None`) does not keep track of where it is; dumps goes that way,
+    and only when it refuses goes again the slow way, for the message's `at [3]['k']`."""
     if depth > MAX_DEPTH:
         raise Refused(f"nested deeper than {MAX_DEPTH} levels{_where(path)}")
     kind = type(value)
@@ -83,14 +91,15 @@ def to_json(value, trusted: bool = False, depth: int = 0, path: str = ""):
     if kind is list:
         if all(type(v) is str for v in value):  # words, keys, names: thousands of them, quickly
             return list(value)
-        return [to_json(v, trusted, depth + 1, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [to_json(v, trusted, depth + 1, _below(path, i)) for i, v in enumerate(value)]
     if kind in (tuple, set, frozenset):
         tag = {tuple: "$t", set: "$s", frozenset: "$f"}[kind]
         items = value if kind is tuple else sorted(value, key=repr)  # the same bytes for the same set
-        return {tag: [to_json(v, trusted, depth + 1, f"{path}[{i}]") for i, v in enumerate(items)]}
+        return {tag: [to_json(v, trusted, depth + 1, _below(path, i)) for i, v in enumerate(items)]}
     if kind is dict:
-        return {"$d": [[to_json(k, trusted, depth + 1, f"{path}<key>"),
-                        to_json(v, trusted, depth + 1, f"{path}[{k!r}]"[:200])] for k, v in value.items()]}
+        return {"$d": [[to_json(k, trusted, depth + 1, None if path is None else f"{path}<key>"),
+                        to_json(v, trusted, depth + 1, _below(path, k))]
+                       for k, v in value.items()]}
     if trusted and kind is Live:
         return {"$live": [value.kind, to_json(value.spec, trusted, depth + 1, path), value.label]}
     if trusted and kind is Ref:
@@ -98,7 +107,7 @@ def to_json(value, trusted: bool = False, depth: int = 0, path: str = ""):
     raise Refused(f"a {kind.__name__} is not plain data{_where(path)}")
 
 
-def _hashable(value, path: str):
+def _hashable(value, path: str | None):
     try:
         hash(value)
     except TypeError:
@@ -106,8 +115,9 @@ def _hashable(value, path: str):
     return value
 
 
-def from_json(node, trusted: bool = False, depth: int = 0, path: str = ""):
-    """The value that `node` (parsed JSON) stands for; raises Refused for anything unknown."""
+def from_json(node, trusted: bool = False, depth: int = 0, path: str | None = ""):
+    """The value that `node` (parsed JSON) stands for; raises Refused for anything unknown (the quick
+    way, `path=None`, as to_json)."""
     if depth > MAX_DEPTH:
         raise Refused(f"nested deeper than {MAX_DEPTH} levels{_where(path)}")
     kind = type(node)
@@ -116,7 +126,7 @@ def from_json(node, trusted: bool = False, depth: int = 0, path: str = ""):
     if kind is list:
         if all(type(v) is str for v in node):
             return node
-        return [from_json(v, trusted, depth + 1, f"{path}[{i}]") for i, v in enumerate(node)]
+        return [from_json(v, trusted, depth + 1, _below(path, i)) for i, v in enumerate(node)]
     if kind is not dict or len(node) != 1:
         raise Refused(f"unexpected JSON {kind.__name__}{_where(path)}")
     (tag, body), = node.items()
@@ -126,7 +136,7 @@ def from_json(node, trusted: bool = False, depth: int = 0, path: str = ""):
         except (ValueError, UnicodeEncodeError):
             raise Refused(f"bad base64{_where(path)}") from None
     if tag in ("$t", "$s", "$f", "$d") and type(body) is list:
-        items = [from_json(v, trusted, depth + 1, f"{path}[{i}]") for i, v in enumerate(body)]
+        items = [from_json(v, trusted, depth + 1, _below(path, i)) for i, v in enumerate(body)]
         if tag == "$t":
             return tuple(items)
         if tag == "$d":
@@ -145,10 +155,18 @@ def from_json(node, trusted: bool = False, depth: int = 0, path: str = ""):
     raise Refused(f"unknown tag {tag[:20]!r}{_where(path)}")
 
 
+def _quickly(convert, value, trusted: bool):
+    """convert(value) the quick way; when it refuses, again the slow way, whose message says where."""
+    try:
+        return convert(value, trusted, 0, None)
+    except Refused:
+        return convert(value, trusted, 0, "")
+
+
 def dumps(value, trusted: bool = False) -> bytes:
     """`value` as the bytes of one message (no length header)."""
     try:
-        text = json.dumps(to_json(value, trusted), separators=(",", ":"))
+        text = json.dumps(_quickly(to_json, value, trusted), separators=(",", ":"))
     except RecursionError:
         raise Refused(f"nested deeper than {MAX_DEPTH} levels") from None
     data = text.encode("utf-8", "surrogatepass")
@@ -167,7 +185,7 @@ def loads(data: bytes, trusted: bool = False):
         raise Refused(f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise Refused(f"not a message: {type(exc).__name__}") from None
-    return from_json(node, trusted)
+    return _quickly(from_json, node, trusted)
 
 
 def frame(data: bytes) -> bytes:
@@ -182,3 +200,14 @@ def length_of(header: bytes) -> int:
         raise Refused(f"a message of {length} bytes is more than the {MAX_BYTES} allowed")
     return length
 
+
+
+def receive(stream, trusted: bool = False):
+    """The next message from a buffered binary stream (a socket's `makefile("rb")`: most messages then cost
+    one system call, not two); None when the stream ends first. Raises Refused as loads does."""
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    length = length_of(header)
+    body = stream.read(length)
+    return loads(body, trusted) if len(body) == length else None
