@@ -95,7 +95,10 @@ def grade(assignments: list[Assignment], folder: Path, limits: Limits = Limits()
             lockdown.make_users(len(groups), lanes=True)  # any it cannot make, problems() reports
         jobs = [functools.partial(grade_group, list(g.assignments), folder.resolve(), Path(work), boxes,
                                   limits, only, g.own_network, lane) for lane, g in enumerate(groups)]
-        done = jobs[0]() if len(jobs) == 1 else [r for rs in workers.side_by_side(jobs) for r in rs]
+        done = jobs[0]() if len(jobs) == 1 else [r for rs in workers.side_by_side(
+            jobs, encode=lambda results: [r.to_plain() for r in results],
+            decode=lambda data: [AssignmentResult.from_plain(r) for r in data],
+            passes=(child.GradingError, harness.MemcachedUnavailable)) for r in rs]
     results = schedule.in_order(assignments, {r.assignment: r for r in done})
     for result in results:
         result.notes.extend([apart] if apart else [])

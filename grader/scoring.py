@@ -8,7 +8,7 @@ report or results file is written from it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Mapping
 
 from grader.feedback import clean
@@ -74,6 +74,15 @@ class AssignmentResult:
     @property
     def max_score(self) -> float:
         return sum(t.spec.points for t in self.tests)
+
+    def to_plain(self) -> dict:
+        """As plain data (for JSON), which `from_plain` turns back into an equal result."""
+        return asdict(self)
+
+    @classmethod
+    def from_plain(cls, data: dict) -> AssignmentResult:
+        tests = [TestResult(TestSpec(**t["spec"]), Outcome(**t["outcome"])) for t in data["tests"]]
+        return cls(data["assignment"], tests, list(data["notes"]), data["seconds"], data["problem"])
 
 
 def score(manifest: list[TestSpec], outcomes: Mapping[str, Outcome]) -> list[TestResult]:

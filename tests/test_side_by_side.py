@@ -11,7 +11,7 @@ import pytest
 from conftest import QUICK, assignment
 
 from grader import child, course, lockdown, manifests, pipeline, processes, sandbox, schedule, workers
-from grader.scoring import TestSpec
+from grader.scoring import FAILED, AssignmentResult, Outcome, TestResult, TestSpec
 
 CACHE, SHARDING, QUEUEPI, KEEPALIVE, WORKQUEUE = (a.id for a in course.CATALOGUE)
 
@@ -64,7 +64,7 @@ def _fails():
 def test_what_a_worker_raised_is_raised_here_at_once_the_others_stopped():
     before, started = processes.our_descendants(), time.monotonic()
     with pytest.raises(child.GradingError, match="did not collect"):
-        workers.side_by_side([lambda: time.sleep(60), _fails])
+        workers.side_by_side([lambda: time.sleep(60), _fails], passes=(child.GradingError,))
     assert time.monotonic() - started < 30
     assert processes.our_descendants() <= before  # the sleeper is gone
 
@@ -76,6 +76,20 @@ def _dies():
 def test_a_worker_that_dies_without_a_result_says_so():
     with pytest.raises(workers.WorkerDied, match="without a result"):
         workers.side_by_side([_dies, lambda: 1])
+
+
+def test_an_exception_the_caller_did_not_name_comes_back_as_words():
+    """Nothing crosses back but JSON: an exception of a type not passed is WorkerDied, with its traceback."""
+    with pytest.raises(workers.WorkerDied, match="GradingError(.|\n)*did not collect"):
+        workers.side_by_side([_fails, lambda: 1])
+
+
+def test_results_cross_as_json_and_come_back_equal():
+    result = AssignmentResult("01-cache-aside", [TestResult(SPEC, Outcome(FAILED, "AssertionError: é\n"))],
+                              ["a note"], 1.5, "")
+    [back] = workers.side_by_side([lambda: result], encode=AssignmentResult.to_plain,
+                                  decode=AssignmentResult.from_plain)
+    assert back == result and back is not result
 
 
 def _leaves_a_daemon() -> int:
