@@ -201,7 +201,6 @@ def length_of(header: bytes) -> int:
     return length
 
 
-
 def receive(stream, trusted: bool = False):
     """The next message from a buffered binary stream (a socket's `makefile("rb")`: most messages then cost
     one system call, not two); None when the stream ends first. Raises Refused as loads does."""

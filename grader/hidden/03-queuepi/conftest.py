@@ -12,7 +12,8 @@ import functools
 
 import pytest
 import zmq
-from queuepi_peers import Asker, Node, Publisher, Pythagoras, free_url, receive, single_frame
+from queuepi_peers import Asker, Node, Publisher, Pythagoras, receive, single_frame
+from zmq_peers import free_url
 
 
 @pytest.fixture

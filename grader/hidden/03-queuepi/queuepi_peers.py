@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pytest
 import zmq
-from zmq_peers import QUIET, STOP_BOUND, WAIT, Peers, free_url  # noqa: F401 (the tests import them from here)
+from zmq_peers import QUIET, STOP_BOUND, WAIT, Peers
 
 from grader.student_process import (Pending, StudentCodeRaised, StudentProcess, background, random_generator,
                                     zmq_context)

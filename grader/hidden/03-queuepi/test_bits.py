@@ -10,7 +10,8 @@ import re
 import pytest
 import zmq
 from hypothesis import example, given, strategies as st
-from queuepi_peers import fresh_rng, free_url, receive, single_frame, uniformity_problems
+from queuepi_peers import fresh_rng, receive, single_frame, uniformity_problems
+from zmq_peers import free_url
 
 from grader.student_process import library, repeat
 

@@ -10,7 +10,8 @@ import time
 
 import pytest
 import zmq
-from queuepi_peers import STOP_BOUND, Publisher, frozen_subscriber, free_url, receive, threads_left
+from queuepi_peers import Publisher, frozen_subscriber, receive, threads_left
+from zmq_peers import STOP_BOUND, free_url
 
 
 def stuck_bitsource(nodes, peers):

@@ -6,7 +6,8 @@ import time
 
 import pytest
 import zmq
-from workqueue_peers import QUIET, FakeClient, FakeWorker, first_to_receive, free_url, quiet
+from workqueue_peers import FakeClient, FakeWorker, first_to_receive, quiet
+from zmq_peers import QUIET, free_url
 
 
 class Queue:

@@ -6,7 +6,8 @@ import time
 
 import pytest
 import zmq
-from workqueue_peers import WAIT, envelope, quiet, receive
+from workqueue_peers import envelope, quiet, receive
+from zmq_peers import WAIT
 
 from grader.student_process import StudentCodeRaised
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 import zmq
-from workqueue_peers import STOP_BOUND, free_url, quiet, receive
+from workqueue_peers import quiet, receive
+from zmq_peers import STOP_BOUND, free_url
 
 
 @pytest.mark.points(3)

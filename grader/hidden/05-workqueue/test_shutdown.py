@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import zmq
-from workqueue_peers import QUIET, STOP_BOUND, FakeClient, FakeWorker, free_url, receive
+from workqueue_peers import FakeClient, FakeWorker, receive
+from zmq_peers import QUIET, STOP_BOUND, free_url
 
 
 def still_running(node):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 import zmq
-from workqueue_peers import STOP_BOUND, quiet, receive
+from workqueue_peers import quiet, receive
+from zmq_peers import STOP_BOUND
 
 CLIENTS = [b"client-a", b"\x00k\x8bEg", b"client-a"]  # a ROUTER's own ids look like the second
 
