@@ -5,7 +5,7 @@ runs in neither: in student processes that the hidden tests start, student_proce
 
 - `collect_manifest`: pytest `--collect-only` on the hidden tests: the instructor's
   list of tests and points;
-- `run_tests`: pytest on the hidden tests, followed through the signed channel with
+- `run_tests`: pytest on the hidden tests, followed through the channel with
   a watchdog. A test that hangs past its limit or kills the process costs that test;
   a new process then carries on with the tests still to run.
 
@@ -149,22 +149,22 @@ class Attempt:
 
     outcomes: dict[str, Outcome]
     returncode: int | None
-    forged: int
+    garbled: int
     log: Path
 
 
 def _follow(sandbox: Sandbox, env: dict[str, str], nodeids: list[str], timeouts: dict[str, float],
-            limits: Limits, number: int) -> Attempt:
-    key = channel.new_key()
+            limits: Limits, number: int, sealed: bool) -> Attempt:
     path = sandbox.root / f"channel-{number}.log"
     log = sandbox.root / f"pytest-{number}.log"
     command = pytest_command(sandbox, "--student-box", str(sandbox.student.parent),
+                             *([] if sealed else ["--unsealed"]),
                              "--grader-channel", str(path), *[f"{sandbox.tests}/{n}" for n in nodeids])
-    reader = channel.Reader(path, key)
+    reader = channel.Reader(path)
     outcomes: dict[str, Outcome] = {}
     current: str | None = None
     started = finished_at = 0.0
-    with running(command, sandbox, environment(sandbox, {**env, channel.KEY_ENV: key}), log) as proc:
+    with running(command, sandbox, environment(sandbox, env), log) as proc:
         while True:
             exited = proc.poll() is not None
             for event in reader.poll():
@@ -191,7 +191,7 @@ def _follow(sandbox: Sandbox, env: dict[str, str], nodeids: list[str], timeouts:
         how = _death(proc.returncode)
         outcomes[current] = Outcome(CRASHED, f"the test process {how} during this test: did the code call "
                                              f"os._exit(), or crash the interpreter?\n{tail(log, 5)}")
-    return Attempt(outcomes, proc.returncode, reader.forged, log)
+    return Attempt(outcomes, proc.returncode, reader.garbled, log)
 
 
 def _death(returncode: int | None) -> str:
@@ -214,7 +214,7 @@ def _services_still_answer(env: dict[str, str]) -> None:
 
 
 def run_tests(sandbox: Sandbox, env: dict[str, str], manifest: list[TestSpec],
-              limits: Limits) -> tuple[dict[str, Outcome], list[str]]:
+              limits: Limits, sealed: bool = True) -> tuple[dict[str, Outcome], list[str]]:
     """Run every test of the manifest, starting a new process after any that dies or hangs."""
     timeouts = {spec.nodeid: limits.for_test(spec) for spec in manifest}
     pending = [spec.nodeid for spec in manifest]
@@ -223,11 +223,11 @@ def run_tests(sandbox: Sandbox, env: dict[str, str], manifest: list[TestSpec],
     number = 0
     while pending:
         number += 1
-        attempt = _follow(sandbox, env, pending, timeouts, limits, number)
+        attempt = _follow(sandbox, env, pending, timeouts, limits, number, sealed)
         _services_still_answer(env)
         outcomes.update(attempt.outcomes)
-        if attempt.forged:
-            notes.append(f"{attempt.forged} result line(s) not written by the grader were ignored")
+        if attempt.garbled:
+            notes.append(f"{attempt.garbled} result line(s) that were not events were ignored")
         still = [n for n in pending if n not in outcomes]
         if len(still) == len(pending):  # no progress: this process never got going
             why = f"the test process ended before running this test ({_death(attempt.returncode)})"

@@ -30,6 +30,8 @@ from grader.formats import class_csv, classroom, gradescope, markdown
 
 # Exit statuses: 0 when the work was done (whatever the scores); the others mean it could not be.
 USAGE, NO_SERVICE, BROKEN = 2, 3, 4
+UNSEALED_HELP = ("grade even where no wall can be built around student code (no bubblewrap, no namespaces): "
+                 "it then runs as this user, and every result says 'unsealed'")
 # What grade-class totals into its --out folder: the hidden tests only (the gradebook's export has it all).
 HIDDEN_CSV = "hidden-tests.csv"
 
@@ -65,7 +67,7 @@ def cmd_grade(args) -> int:
         return fail(USAGE, f"no such submission folder: {folder}")
     started = time.monotonic()
     try:
-        results = pipeline.grade(assignments, folder)
+        results = pipeline.grade(assignments, folder, unsealed=args.unsealed)
     except harness.MemcachedUnavailable as exc:
         return fail(NO_SERVICE, str(exc))
     except GradingError as exc:
@@ -92,7 +94,8 @@ def cmd_grade_class(args) -> int:
               "other's servers: grading one student at a time", file=sys.stderr)
         jobs = 1
     out = Path(args.out)
-    students = classgrade.grade_class(args.assignment, assignments, submissions, out, jobs, args.timeout)
+    students = classgrade.grade_class(args.assignment, assignments, submissions, out, jobs, args.timeout,
+                                      unsealed=args.unsealed)
     class_csv.write_csv(students, out / HIDDEN_CSV)
     print(class_csv.markdown(students))
     if args.summary:
@@ -245,6 +248,7 @@ def parser() -> argparse.ArgumentParser:
                    help="write the runner result that GitHub Classroom's grading reporter reads")
     g.add_argument("--summary", metavar="FILE", help="append a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
     g.add_argument("--title", help="a heading for the Markdown summary (e.g. the student's name)")
+    g.add_argument("--unsealed", action="store_true", help=UNSEALED_HELP)
     g.set_defaults(run=cmd_grade)
 
     c = sub.add_parser("grade-class", help="grade every submission folder under a folder, in parallel")
@@ -255,6 +259,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--jobs", type=int, default=0, help="students graded at once (default: one per core)")
     c.add_argument("--timeout", type=float, default=1800, help="seconds one student's grading may take")
     c.add_argument("--summary", metavar="FILE", help="append the table as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
+    c.add_argument("--unsealed", action="store_true", help=UNSEALED_HELP)
     c.set_defaults(run=cmd_grade_class)
 
     t = sub.add_parser("collect", help="total a folder of results files (<student>.json) into one CSV")

@@ -69,7 +69,10 @@ def cached(sandbox: Sandbox, collect: Callable[[], list[TestSpec]], home: Path =
             pass  # not collected yet, or unreadable: collect again
     manifest = collect()
     if path is not None:
-        with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as out:
-            json.dump([dataclasses.asdict(spec) for spec in manifest], out)
-        os.replace(out.name, path)
+        try:
+            with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as out:
+                json.dump([dataclasses.asdict(spec) for spec in manifest], out)
+            os.replace(out.name, path)
+        except OSError:
+            pass  # not ours after all (a user namespace shows unmapped owners as nobody): not kept
     return manifest

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from grader import (child, harness, lockdown, processes, sandbox, schedule, scoring, student_process, submission,
-                    workers)
+                    wall, workers)
 from grader.child import Limits
 from grader.course import Assignment
 from grader.scoring import FAILED, AssignmentResult, Outcome, TestSpec
@@ -40,68 +40,93 @@ def services(assignments: list[Assignment]) -> Iterator[dict[str, str]]:
         harness.stop_all(servers)
 
 
+UNSEALED = ("unsealed: student code ran without the wall around it (graded with --unsealed), as the "
+            "grader's own user, able to read and change what that user can: this score cannot be trusted")
+
+
 def grade_assignment(assignment: Assignment, folder: Path, env: dict[str, str], workdir: Path,
                      limits: Limits = Limits(), only: Callable[[TestSpec], bool] | None = None,
-                     boxes: Path | None = None) -> AssignmentResult:
+                     sealed: bool = True) -> AssignmentResult:
     """Grade one assignment; `only` narrows the manifest (the self-tests use it to stay quick)."""
     started = time.monotonic()
     found = submission.find(folder, assignment)
     module = found.module
-    box = sandbox.build(assignment, module, workdir / assignment.id, boxes)
+    box = sandbox.build(assignment, module, workdir / assignment.id)
     manifest = child.collect_manifest(box, env)
     if only is not None:
         manifest = [spec for spec in manifest if only(spec)]
-    notes: list[str] = list(found.notes)
+    notes: list[str] = list(found.notes) + ([] if sealed else [UNSEALED])
     if module is None:
         problem = found.problem
-    else:  # its code runs only in student processes, never in a process of ours
-        notes += lockdown.problems() + submission.review_flags(module)
-        problem = student_process.probe(lockdown.box(box.student.parent, assignment.module_name),
+    else:  # its code runs only in student processes, behind the wall, never in a process of ours
+        notes += submission.review_flags(module)
+        problem = student_process.probe(student_process.box_of(box.student, assignment.module_name, sealed),
                                         limits.import_seconds)
     if problem:
         notes.append(problem)
         outcomes = {spec.nodeid: Outcome(FAILED, problem) for spec in manifest}
     else:
-        outcomes, run_notes = child.run_tests(box, env, manifest, limits)
+        outcomes, run_notes = child.run_tests(box, env, manifest, limits, sealed)
         notes += run_notes
     return AssignmentResult(assignment.id, scoring.score(manifest, outcomes), notes,
-                            round(time.monotonic() - started, 2), problem or "")
+                            round(time.monotonic() - started, 2), problem or "", sealed)
 
 
-def grade_group(group: list[Assignment], folder: Path, work: Path, boxes: Path, limits: Limits,
+def grade_group(group: list[Assignment], folder: Path, work: Path, limits: Limits,
                 only: Callable[[TestSpec], bool] | None, own_network: bool = False,
-                lane: int = 0) -> list[AssignmentResult]:
-    """Grade assignments one after the other, with the services they need. In a worker grading beside
-    others: `own_network`, first move into a network namespace of its own (its own servers start in it);
-    `lane`, its student processes run as a user of their own (lockdown.py)."""
+                lane: int = 0, sealed: bool = True) -> list[AssignmentResult]:
+    """Grade assignments one after the other, with the services they need. `own_network`: first move
+    into a network namespace of its own (its own servers start in it); `lane`, in a worker grading
+    beside others: its student processes run as a uid of their own (lockdown.py)."""
     if lane:
         os.environ[lockdown.LANE_ENV] = str(lane)  # this worker's alone: it is a process of its own
     if own_network and (problem := lockdown.own_network()):
         raise child.GradingError(problem)
     with services(group) as env:
-        return [grade_assignment(a, folder, env, work, limits, only, boxes) for a in group]
+        return [grade_assignment(a, folder, env, work, limits, only, sealed) for a in group]
+
+
+def seal_problem(groups: list[schedule.Group]) -> str | None:
+    """What keeps student code from being walled in here (wall.py, lockdown.py), or None."""
+    if (problem := wall.problem(lockdown.root())) is not None:
+        return problem
+    for lane, group in enumerate(groups):
+        if not group.own_network and not lockdown.ALONE:
+            os.environ[lockdown.LANE_ENV] = str(lane)
+            try:
+                if (problem := lockdown.machine_network_problem()) is not None:
+                    return problem
+            finally:
+                os.environ.pop(lockdown.LANE_ENV, None)
+    return None
 
 
 def grade(assignments: list[Assignment], folder: Path, limits: Limits = Limits(),
-          only: Callable[[TestSpec], bool] | None = None) -> list[AssignmentResult]:
+          only: Callable[[TestSpec], bool] | None = None, unsealed: bool = False) -> list[AssignmentResult]:
     """Grade `folder` for each assignment, side by side when that is safe (schedule.py); results in the
-    assignments' order. Raises child.GradingError or harness.MemcachedUnavailable."""
+    assignments' order. Raises child.GradingError (no wall can be built, unless `unsealed`) or
+    harness.MemcachedUnavailable."""
     processes.become_subreaper()
     apart = lockdown.slot_network()  # grade-class: this student's services on a loopback of its own
     given = bool(os.environ.get(harness.SERVERS_ENV, "").strip())
-    groups = schedule.groups(assignments, lockdown.may_grade_apart(), given)
-    with tempfile.TemporaryDirectory(prefix="grader-") as work, lockdown.box_folder() as boxes:
-        if len(groups) > 1:
-            lockdown.make_users(len(groups), lanes=True)  # any it cannot make, problems() reports
-        jobs = [functools.partial(grade_group, list(g.assignments), folder.resolve(), Path(work), boxes,
-                                  limits, only, g.own_network, lane) for lane, g in enumerate(groups)]
-        done = jobs[0]() if len(jobs) == 1 else [r for rs in workers.side_by_side(
-            jobs, encode=lambda results: [r.to_plain() for r in results],
-            decode=lambda data: [AssignmentResult.from_plain(r) for r in data],
-            passes=(child.GradingError, harness.MemcachedUnavailable)) for r in rs]
+    own = not lockdown.ALONE and lockdown.NETWORK_ENV not in os.environ and lockdown.may_have_own_network()
+    groups = schedule.groups(assignments, own, given)
+    if not unsealed and (problem := apart or seal_problem(groups)):
+        raise child.GradingError(f"{problem}\nTo grade without the wall anyway, give --unsealed: every result "
+                                 "then says 'unsealed'.")
+    with tempfile.TemporaryDirectory(prefix="grader-") as work:
+        jobs = [functools.partial(grade_group, list(g.assignments), folder.resolve(), Path(work), limits, only,
+                                  g.own_network, lane, not unsealed) for lane, g in enumerate(groups)]
+        if len(jobs) == 1 and not groups[0].own_network:
+            done = jobs[0]()
+        else:  # a network namespace of its own is made in a worker: this process stays where it is
+            done = [r for rs in workers.side_by_side(
+                jobs, encode=lambda results: [r.to_plain() for r in results],
+                decode=lambda data: [AssignmentResult.from_plain(r) for r in data],
+                passes=(child.GradingError, harness.MemcachedUnavailable)) for r in rs]
     results = schedule.in_order(assignments, {r.assignment: r for r in done})
     for result in results:
-        result.notes.extend([apart] if apart else [])
+        result.notes.extend([apart] if apart and unsealed else [])
     return results
 
 

@@ -5,17 +5,16 @@ process never imports the student's code, student processes do). It records what
 happens:
 `--grader-manifest FILE` writes the collected tests and their points (run with
 `--collect-only`, before any student code exists in the process), and
-`--grader-channel FILE` appends one signed event per test start and result.
+`--grader-channel FILE` appends one event per test start and result (channel.py);
+`--unsealed` tells the hidden tests' fixtures that student processes run without
+the wall (grading was told --unsealed).
 
-It is loaded with `-p grader.recorder` ahead of every conftest, so it takes the
-channel key out of the environment before student code can look for it.
 A failure the judge raised because the student process ended counts as a crash.
 """
 from __future__ import annotations
 
 import inspect
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -29,7 +28,6 @@ from grader.scoring import CRASHED, FAILED, NOT_RUN, PASSED, TIMED_OUT
 # pytest-timeout's own failure text, 'Timeout (>%ss) from pytest-timeout.', around its number
 TIMEOUT_BEFORE, TIMEOUT_AFTER = PYTEST_FAILURE_MESSAGE.split("%s")
 
-_KEY = os.environ.pop(channel.KEY_ENV, None)
 REASON_LIMIT = 2000
 _FIXTURE_ARGUMENT = re.compile(r"^\s+\w+=<[^\n]*>,\n", re.MULTILINE)  # fixtures: modules, clients...
 
@@ -38,7 +36,8 @@ def pytest_addoption(parser):
     group = parser.getgroup("grader", "course grading (used by `grader grade`)")
     group.addoption("--student-box", help="box of the student's modules, for student processes (never on sys.path)")
     group.addoption("--grader-manifest", help="write the collected tests and their points to this JSON file")
-    group.addoption("--grader-channel", help="append signed test events to this file")
+    group.addoption("--grader-channel", help="append test events to this file")
+    group.addoption("--unsealed", action="store_true", help="student processes run without the wall (wall.py)")
 
 
 def pytest_configure(config):
@@ -46,9 +45,7 @@ def pytest_configure(config):
         config.pluginmanager.register(ManifestWriter(config), "grader-manifest")
     path = config.getoption("grader_channel")
     if path:
-        if not _KEY:
-            raise pytest.UsageError(f"--grader-channel needs {channel.KEY_ENV} in the environment")
-        config.pluginmanager.register(Recorder(path, _KEY), "grader-recorder")
+        config.pluginmanager.register(Recorder(path), "grader-recorder")
 
 
 def describe(item) -> str:
@@ -104,13 +101,12 @@ def reason_of(report) -> str:
 
 
 class Recorder:
-    def __init__(self, path: str, key: str):
-        self.key = key
+    def __init__(self, path: str):
         self.out = open(path, "a", encoding="utf-8", buffering=1)
         self.current: dict = {}
 
     def emit(self, **event):
-        self.out.write(channel.encode(self.key, event))
+        self.out.write(channel.encode(event))
         self.out.flush()
 
     def pytest_runtest_logstart(self, nodeid, location):

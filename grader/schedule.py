@@ -2,11 +2,11 @@
 
 Graded at once, two assignments must not meet: 01 and 02 empty the run's memcached
 servers, and the judges' peers take free ports (and 03, 05 the book's fixed ones)
-that a neighbour could take too. So each assignment graded beside others gets a
-network namespace of its own, with nothing but a loopback, and memcached servers of
-its own inside it. That needs root; without it, or when the grading already has a
-namespace of its own for the whole student (`grade-class`, one slot per core
-already), the assignments are graded one after the other, as before.
+that a neighbour could take too. So each assignment gets a network namespace of its
+own, with nothing but a loopback, and memcached servers of its own inside it (that
+loopback is also all its student code reaches: lockdown.py). When the grading already
+has a namespace of its own for the whole student (`grade-class`, one slot per core
+already), or none can be made, the assignments are graded one after the other.
 
 Servers given from outside (MEMCACHED_SERVERS: service containers) are reachable
 from the machine's own network only and are shared: the assignments that need them
@@ -38,11 +38,12 @@ class Group:
 def groups(assignments: list[Assignment], apart: bool, given_servers: bool) -> list[Group]:
     """How to grade `assignments`: one group means one after the other, in this process.
 
-    `apart`: a grading may be given a network namespace of its own (root, and not
-    under grade-class); `given_servers`: memcached comes from outside.
-    Groups come longest first, so that the slowest starts at once.
+    `apart`: a grading may be given a network namespace of its own (as root, or in a
+    user namespace, and not under grade-class, which gave the whole student one);
+    `given_servers`: memcached comes from outside. Groups come longest first, so that
+    the slowest starts at once.
     """
-    if not apart or len(assignments) < 2:
+    if not apart:
         return [Group(tuple(assignments), own_network=False)]
     shared = tuple(a for a in assignments if given_servers and "memcached" in a.services)
     made = [Group((a,), own_network=True) for a in assignments if a not in shared]

@@ -66,6 +66,7 @@ class AssignmentResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     problem: str = ""  # why no test could run (module missing, or not importing); "" when they ran
+    sealed: bool = True  # student code ran behind the wall (wall.py); False: graded with --unsealed
 
     @property
     def score(self) -> float:
@@ -82,7 +83,8 @@ class AssignmentResult:
     @classmethod
     def from_plain(cls, data: dict) -> AssignmentResult:
         tests = [TestResult(TestSpec(**t["spec"]), Outcome(**t["outcome"])) for t in data["tests"]]
-        return cls(data["assignment"], tests, list(data["notes"]), data["seconds"], data["problem"])
+        return cls(data["assignment"], tests, list(data["notes"]), data["seconds"], data["problem"],
+                   data["sealed"])
 
 
 def score(manifest: list[TestSpec], outcomes: Mapping[str, Outcome]) -> list[TestResult]:

@@ -22,8 +22,8 @@ import select
 import signal
 import socket
 import subprocess
+import struct
 import sys
-import sysconfig
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,11 +32,16 @@ from typing import Callable
 
 from _pytest.outcomes import OutcomeException  # pytest's own base of fail() and skip()
 
-from grader import wire
+from grader import lockdown, wall, wire
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
 SETUP_FAILED = 111  # zygote.py's exit status for a child it could not lock down
 NO_PRIVATE_NETWORK = 112  # ... for a child that could not have a network namespace of its own
+HELLO = b"grader: a student process, ready\n"  # zygote.py's first words from each child, with its credentials
+HELLO_SECONDS = 30.0  # for a child to be set up and say hello
+UNASKED_LIMIT = 100  # replies to requests the judge never made (or already has), before it stops listening
+EVENT_LIMIT = 1 << 20  # bytes one stand-in event may take
+EVENTS_LIMIT = 1_000_000  # stand-in events one process may report
 CALL_TEXT_LIMIT = 200
 
 
@@ -59,9 +64,8 @@ class Box:
 
     folder: Path  # the submission's .py files only: working directory and first entry of sys.path
     module: str  # 'squares'
-    uid: int | None = None  # None: the grader is not root, processes keep the grader's user
-    gid: int | None = None
-    home: Path | None = None  # writable by the student user: HOME and TMPDIR
+    uid: int | None = None  # as root: the uid student processes become; None: the grader's own user
+    sealed: bool = True  # behind the wall (wall.py); False only when grading was told --unsealed
     limits: Limits = field(default_factory=Limits)
     preload: tuple[str, ...] = ("pymemcache", "zmq")  # libraries beyond the standard one it may import
 
@@ -69,18 +73,34 @@ class Box:
         limits = dict(vars(self.limits))
         if self.uid is None:
             limits["processes"] = None  # RLIMIT_NPROC counts every process of the grader's own user
-        home = str(self.home or self.folder)
-        return {"control": control, "folder": str(self.folder), "module": self.module, "uid": self.uid,
-                "gid": self.gid, "limits": limits, "site": site_packages(), "preload": list(self.preload),
-                "stdlib": sysconfig.get_paths()["stdlib"], "stdlib_view": str(self.folder.parent / "stdlib"),
+        folder = wall.BOX if self.sealed else str(self.folder)
+        home = wall.HOME if self.sealed else str(self.folder.parent / "home")
+        return {"control": control, "folder": folder, "module": self.module, "uid": self.uid,
+                "sealed": self.sealed, "limits": limits, "preload": list(self.preload),
+                "site": [wall.SITE] if self.sealed else wall.site_packages(),
                 "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-                        "HOME": home, "TMPDIR": home, "PYTHONHASHSEED": "0"}}
+                        "HOME": home, "TMPDIR": "/tmp" if self.sealed else home, "PYTHONHASHSEED": "0"}}
+
+    def command(self, config: dict, env: dict[str, str]) -> list[str]:
+        """How the zygote starts, with `env` as its environment: behind the wall, or (unsealed) as a
+        plain child of ours (Popen gives it `env` then)."""
+        flags = ["-s", "-S", "-P", "-B"]
+        if not self.sealed:
+            return [sys.executable, *flags, str(ZYGOTE), json.dumps(config)]
+        root = self.uid is not None
+        view = wall.student_side_view(self.folder, self.preload, env, self.limits.scratch, root)
+        program = [str(wall.python()), *flags, f"{wall.INSIDE}/{ZYGOTE.name}", json.dumps(config)]
+        return wall.command(program, view, root)
 
 
-def site_packages() -> list[str]:
-    """Where pymemcache and pyzmq are: site-packages only, never the checkout an editable install points at."""
-    paths = sysconfig.get_paths()
-    return sorted({paths["purelib"], paths["platlib"]})
+def box_of(folder: Path, module: str, sealed: bool = True) -> Box:
+    """The Box of a submission's folder in this grading: the libraries its assignment allows, and the
+    uid of this grading's slot and lane (lockdown.py)."""
+    from grader.course import CATALOGUE
+
+    libraries = next((a.libraries for a in CATALOGUE if a.module_name == module), Box.preload)
+    return Box(folder=folder, module=module, uid=lockdown.student_uid() if sealed else None, sealed=sealed,
+               preload=libraries)
 
 
 class StudentCodeRaised(Exception):
@@ -147,19 +167,17 @@ def fate(reply: dict) -> str:
 
 
 class Zygote:
-    """One preloaded parent process; `spawn` gives a fresh student process."""
+    """One preloaded parent process, behind the wall; `spawn` gives a fresh student process."""
 
     def __init__(self, box: Box, hashseed: str = "0", log: Path | None = None):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = box.config(theirs.fileno())
-        env = {**config["env"], "PYTHONHASHSEED": hashseed, "PYTHONDONTWRITEBYTECODE": "1"}
         config["env"]["PYTHONHASHSEED"] = hashseed
+        env = {**config["env"], "PYTHONDONTWRITEBYTECODE": "1"}
         out = open(log, "ab") if log else subprocess.DEVNULL
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-s", "-S", "-P", "-B", str(ZYGOTE), json.dumps(config)],
-                pass_fds=[theirs.fileno()], env=env, cwd=box.folder, stdin=subprocess.DEVNULL,
-                stdout=out, stderr=out)
+            self.process = subprocess.Popen(box.command(config, env), pass_fds=[theirs.fileno()], env=env,
+                                            cwd="/", stdin=subprocess.DEVNULL, stdout=out, stderr=out)
         finally:
             theirs.close()
             if log:
@@ -182,24 +200,31 @@ class Zygote:
         """A fresh student process; `private_network`: in a network namespace of its own (zygote.py),
         which the judge enters through /proc/PID/ns to place peers there."""
         mine, theirs = socket.socketpair()
+        mine.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         try:
             reply = self._ask({"op": "spawn", **({"network": "private"} if private_network else {})},
                               [theirs.fileno()])
         finally:
             theirs.close()
-        return StudentProcess(self, mine, reply["pid"])
+        pid, uid = greeted(mine)
+        return StudentProcess(self, mine, reply["pid"], pid, uid)
 
     def run_script(self, *argv: str) -> "StudentScript":
         """The module run as a program (`python MODULE.py ARGV...`) in a fresh student process,
         its standard streams pipes of the judge's."""
         ends = [os.pipe() for _ in range(3)]
-        theirs = [ends[0][0], ends[1][1], ends[2][1]]
+        greeting, theirs_greeting = socket.socketpair()
+        greeting.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        theirs = [ends[0][0], ends[1][1], ends[2][1], theirs_greeting.fileno()]
         try:
             reply = self._ask({"op": "script", "argv": list(argv)}, theirs)
         finally:
-            for fd in theirs:
+            for fd in theirs[:3]:
                 os.close(fd)
-        return StudentScript(self, reply["pid"], open(ends[0][1], "wb", buffering=0),
+            theirs_greeting.close()
+        with greeting:
+            pid, _ = greeted(greeting)
+        return StudentScript(self, reply["pid"], pid, open(ends[0][1], "wb", buffering=0),
                              open(ends[1][0], "rb"), open(ends[2][0], "rb"))
 
     def end(self, pid: int, grace: float = 0.0) -> dict:
@@ -217,6 +242,28 @@ class Zygote:
             self.process.wait()
 
 
+CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
+
+
+def greeted(sock: socket.socket, seconds: float = HELLO_SECONDS) -> tuple[int | None, int | None]:
+    """The pid and uid, as the kernel numbers them for us, of the student process that said hello on
+    `sock` (zygote.py sends it with SCM_CREDENTIALS before any student code runs); (None, None) when
+    none came (the process died while being set up: `end` says how)."""
+    sock.settimeout(seconds)
+    try:
+        data, ancillary, _, _ = sock.recvmsg(len(HELLO), socket.CMSG_SPACE(CREDENTIALS.size), socket.MSG_WAITALL)
+    except OSError:
+        return None, None
+    finally:
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
+    for level, kind, payload in ancillary:
+        if data == HELLO and level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid, uid, _ = CREDENTIALS.unpack(payload[:CREDENTIALS.size])
+            return pid, uid
+    return None, None
+
+
 class StudentProcess:
     """One fresh student process, driven over a socket pair.
 
@@ -225,27 +272,34 @@ class StudentProcess:
     under their request's number until the test asks for them.
     """
 
-    def __init__(self, zygote: Zygote, sock: socket.socket, pid: int):
-        self.zygote, self.sock, self.pid = zygote, sock, pid
+    def __init__(self, zygote: Zygote, sock: socket.socket, local: int, pid: int | None, uid: int | None):
+        self.zygote, self.sock, self.local = zygote, sock, local
+        self.pid, self.uid = pid, uid  # as the kernel told us in its hello: our numbering, its real uid
         self.listeners: dict[str, list[Callable]] = {}
         self.output: list[str] = []
         self.ended: dict | None = None
         self._numbers = itertools.count(1)
         self._replies: dict = {}  # request number (None: the import) -> its reply
+        self._awaited: set = {None}  # requests sent whose reply has not come yet (None: the import)
+        self._unasked = self._events = 0
         self._broken: str | None = None  # why the reader stopped: the process is gone, or it sent nonsense
         self._bad_event: str | None = None
         self._arrived = threading.Condition()
         self._stream = sock.makefile("rb")
-        self._reader = threading.Thread(target=self._read, name=f"student-process-{pid}", daemon=True)
+        self._reader = threading.Thread(target=self._read, name=f"student-process-{local}", daemon=True)
         self._reader.start()
 
     # -- the wire ----------------------------------------------------------
 
     def _read(self) -> None:
+        """Take every message as it comes, keeping only what the judge asked for, within limits: a
+        reply to a request it made (once), printed output up to 1 MiB, events up to EVENT_LIMIT bytes
+        each and EVENTS_LIMIT in all. A process that floods the judge is no longer listened to."""
         why = "ended"
         while True:
             try:
-                message = wire.receive(self._stream)
+                data = wire.receive_bytes(self._stream)
+                message = None if data is None else wire.loads(data)
             except OSError:
                 message = None
             except wire.Refused as exc:
@@ -265,6 +319,11 @@ class StudentProcess:
                         or type(event[1]) is not tuple:
                     why = "reported a malformed call of a stand-in"
                     break
+                self._events += 1
+                if len(data) > EVENT_LIMIT or self._events > EVENTS_LIMIT:
+                    why = (f"flooded the test with stand-in calls ({self._events} calls; the last of {len(data)} "
+                           "bytes)")
+                    break
                 for listener in list(self.listeners.get(event[0], [])):
                     listener(event[1])
                 continue
@@ -272,7 +331,16 @@ class StudentProcess:
                 if "bad_event" in message:
                     self._bad_event = str(message["bad_event"])[:300]
                 else:
-                    self._replies[message.get("id") if type(message.get("id")) is int else None] = message
+                    number = message.get("id") if type(message.get("id")) is int else None
+                    if number in self._awaited:
+                        self._awaited.discard(number)
+                        self._replies[number] = message
+                    else:
+                        self._unasked += 1
+                        if self._unasked > UNASKED_LIMIT:
+                            why = f"flooded the test with {self._unasked} replies to requests it never made"
+                            self._arrived.notify_all()
+                            break
                 self._arrived.notify_all()
         with self._arrived:
             self._broken = why
@@ -300,6 +368,8 @@ class StudentProcess:
     def _send(self, request: dict, doing: str) -> int:
         __tracebackhide__ = True
         number = next(self._numbers)
+        with self._arrived:
+            self._awaited.add(number)
         try:
             self.sock.sendall(wire.frame(wire.dumps({**request, "id": number}, trusted=True)))
         except OSError:
@@ -390,6 +460,8 @@ class StudentProcess:
 
     def threads(self) -> int:
         """How many threads the student process has now, as the kernel counts them (the judge's own look)."""
+        if self.pid is None:
+            return 0
         try:
             return len(os.listdir(f"/proc/{self.pid}/task"))
         except OSError:
@@ -398,6 +470,8 @@ class StudentProcess:
     def cpu_time(self) -> float:
         """CPU seconds the student process has used so far, every thread (ended ones too) counted,
         read from the kernel's clock of that process (the judge's own look, to the nanosecond)."""
+        if self.pid is None:
+            raise StudentProcessEnded("the student process ended before it could be measured")
         return time.clock_gettime(((~self.pid) << 3) | CPUCLOCK_SCHED)
 
     def end(self, grace: float = 0.0) -> dict:
@@ -406,7 +480,7 @@ class StudentProcess:
         `grace`: seconds it may take to finish exiting on its own (its socket closed already).
         """
         if self.ended is None:
-            self.ended = self.zygote.end(self.pid, grace)
+            self.ended = self.zygote.end(self.local, grace)
             try:
                 self.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -425,23 +499,26 @@ class StudentScript:
     end through a pidfd (it is the zygote's child, not ours), and `end` stops it and all it started.
     """
 
-    def __init__(self, zygote: Zygote, pid: int, stdin, stdout, stderr):
-        self.zygote, self.pid = zygote, pid
+    def __init__(self, zygote: Zygote, local: int, pid: int | None, stdin, stdout, stderr):
+        self.zygote, self.local, self.pid = zygote, local, pid
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
-        self._pidfd = os.pidfd_open(pid)  # the zygote reaps it only when asked: the pid cannot be reused
+        # the zygote reaps it only when asked: the pid cannot be reused. None: it died being set up
+        self._pidfd = None if pid is None else os.pidfd_open(pid)
         self.ended: dict | None = None
 
     def wait(self, timeout: float) -> bool:
         """Whether it has exited, waiting at most `timeout` seconds for it."""
-        return self.ended is not None or bool(select.select([self._pidfd], [], [], timeout)[0])
+        return self.ended is not None or self._pidfd is None \
+            or bool(select.select([self._pidfd], [], [], timeout)[0])
 
     def end(self, grace: float = 0.0) -> dict:
         """Stop it (after `grace` seconds to exit on its own) and everything it started; how it ended (once)."""
         if self.ended is None:
-            self.ended = self.zygote.end(self.pid, grace)
+            self.ended = self.zygote.end(self.local, grace)
             for stream in (self.stdin, self.stdout, self.stderr):
                 stream.close()
-            os.close(self._pidfd)
+            if self._pidfd is not None:
+                os.close(self._pidfd)
         return self.ended
 
 

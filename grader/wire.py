@@ -201,12 +201,19 @@ def length_of(header: bytes) -> int:
     return length
 
 
-def receive(stream, trusted: bool = False):
-    """The next message from a buffered binary stream (a socket's `makefile("rb")`: most messages then cost
-    one system call, not two); None when the stream ends first. Raises Refused as loads does."""
+def receive_bytes(stream) -> bytes | None:
+    """The next message's bytes from a buffered binary stream (a socket's `makefile("rb")`: most messages
+    then cost one system call, not two); None when the stream ends first. Refused when too long."""
     header = stream.read(HEADER.size)
     if len(header) < HEADER.size:
         return None
     length = length_of(header)
     body = stream.read(length)
-    return loads(body, trusted) if len(body) == length else None
+    return body if len(body) == length else None
+
+
+def receive(stream, trusted: bool = False):
+    """The next message from a buffered binary stream (see receive_bytes); None when the stream ends
+    first. Raises Refused as loads does."""
+    body = receive_bytes(stream)
+    return None if body is None else loads(body, trusted)

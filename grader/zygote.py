@@ -2,35 +2,43 @@
 
 PrairieLearn's zygote idea: importing pymemcache and pyzmq costs far more than a
 fork, so this process imports them (never the student's module) and then forks a
-fresh student process whenever the judge asks. Each child, before it runs a line
-of student code:
+fresh student process whenever the judge asks. It runs behind the wall (wall.py: a
+bubblewrap sandbox that shows it only its box, its Python and the libraries the
+assignment allows), as the first process of its own PID namespace: when it ends,
+everything in it ends. Each child, before it runs a line of student code:
 
-- gets the resource limits (CPU seconds, address space, file size, open files,
-  and processes when it has a user of its own), hard and soft alike;
-- becomes the unprivileged student user when this process runs as root (and may
-  never gain privileges again: no setuid binary helps it);
-- as root, gets its own small tmpfs over its home, /tmp, /var/tmp and /dev/shm
-  (private_scratch), so it cannot fill the disk or leave files for others;
+- as root (bwrap privileged): gets its own small tmpfs over its home, /tmp, /var/tmp
+  and /dev/shm and an IPC namespace of its own (private_scratch), so it can neither
+  fill the disk nor leave a file or a shared-memory segment for the next test; then
+  becomes the numeric student uid (lockdown.student_uid), with every capability gone;
+- without root: already is the grader's user in the sandbox's user namespace, with no
+  capability; what it leaves in scratch or System V IPC is cleared once it has ended
+  (tidy);
+- gets the resource limits (CPU seconds, address space, file size, open files, and
+  processes when it has a uid of its own), hard and soft alike, and can never gain
+  privileges (bwrap set no_new_privs);
 - keeps only the socket to the judge (stdin, stdout and stderr are /dev/null;
   everything else this process had open is closed), a minimal environment, and
-  the folder of the submission's .py files as its working directory and first
-  entry of sys.path;
+  its box as working directory and first entry of sys.path;
+- says hello to the judge with its credentials (SCM_CREDENTIALS), so that the judge
+  learns from the kernel, not from us, which process (by the judge's own numbering)
+  and which uid it is;
 - then imports the module and answers the judge (student_side.py).
 
 Two variations, each asked for by the judge with the request: `script` runs the
 module as a program (`python keepalive.py server 1060`: __main__, with the
 arguments given and pipes of the judge's as its standard streams, instead of the
 socket); `network: private` gives the child a network namespace of its own, made
-while it is still root, where it has nothing but a loopback interface it cannot
-configure (the judge enters that namespace to place a peer there and to take the
-loopback down: see private_network).
+before it drops its privileges, where it has nothing but a loopback interface it
+cannot configure (the judge enters that namespace to place a peer there and to take
+the loopback down: see private_network).
 
-Only the libraries the assignment allows are preloaded (pymemcache for 01): once it
-has its own user, a student process may not read site-packages to import others.
+Only the libraries the assignment allows are shown and preloaded (pymemcache for 01).
 
-This process is a child subreaper: whatever a student process forks, and whatever
-escapes into a new session, stays below it, and `end` kills all of it. It dies with
-the judge (PR_SET_PDEATHSIG), and kills every child when the judge hangs up.
+This process reaps and kills everything below it (`end`), and everything dies with
+it (PID namespace; bwrap's --die-with-parent when the judge dies). Without a wall
+(`--unsealed`) it runs as the judge's plain child, and student code as the grader's
+own user.
 
 Run as a script (`python -s -S -P zygote.py CONFIG`), never imported: the student
 process must not be able to import `grader`, so this file loads its two helpers
@@ -41,8 +49,10 @@ import importlib.util
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -53,10 +63,10 @@ PRELOAD = ("json", "pickle", "hashlib", "random", "functools", "socket", "select
 SUBMODULES = {"pymemcache": ("pymemcache.client.base", "pymemcache.client.hash", "pymemcache.client.retrying",
                              "pymemcache.serde", "pymemcache.exceptions"),
               "zmq": ("zmq.utils.monitor", "zmq.asyncio", "zmq.devices", "zmq.decorators")}
-PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
-MS_NOSUID, MS_NODEV = 2, 4
-CLONE_NEWNS, MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 1, 32, 4096, 16384, 1 << 18
-CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 36, 38
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUSER = 0x20000, 0x08000000, 0x40000000, 0x10000000
+IPC_RMID = 0
 LIMITS = {"cpu": resource.RLIMIT_CPU, "address_space": resource.RLIMIT_AS, "file_size": resource.RLIMIT_FSIZE,
           "open_files": resource.RLIMIT_NOFILE, "processes": resource.RLIMIT_NPROC, "core": resource.RLIMIT_CORE}
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -70,63 +80,73 @@ def load(name: str, filename: str):
     return module
 
 
-def readable_by_others(path: str) -> bool:
-    parts = os.path.abspath(path).split(os.sep)
-    folders = [os.sep.join(parts[:i]) or os.sep for i in range(1, len(parts) + 1)]
-    return all(os.stat(f).st_mode & 0o005 == 0o005 for f in folders)
-
-
-def expose_stdlib(config: dict) -> None:
-    """Student processes import from the standard library as they run. When it sits where the
-    student user may not enter (a pyenv under /root, say), it is bind-mounted read-only into the
-    box, in a mount namespace of this process's own that every child inherits."""
-    stdlib, view = config["stdlib"], config["stdlib_view"]
-    if config["uid"] is None or readable_by_others(stdlib):
-        return
-    mounts = ((b"none", b"/", MS_REC | MS_PRIVATE), (stdlib.encode(), view.encode(), MS_BIND | MS_REC),
-              (b"none", view.encode(), MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC))
-    if _libc.unshare(CLONE_NEWNS) != 0 or any(_libc.mount(source, target, None, flags, None) != 0
-                                               for source, target, flags in mounts):
-        print(f"zygote: cannot show {stdlib} to the student user (errno {ctypes.get_errno()})", file=sys.stderr)
-        return
-    def seen(path):
-        return view + path[len(stdlib):] if path == stdlib or path.startswith(stdlib + os.sep) else path
-
-    sys.path[:] = map(seen, sys.path)
-    for module in list(sys.modules.values()):  # packages already imported look for submodules here
-        if isinstance(getattr(module, "__path__", None), list):
-            module.__path__[:] = map(seen, module.__path__)
-
-
-SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # where anyone may write, on a usual system
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")  # where anyone may write (and the home): tmpfs behind the wall
 
 
 def private_scratch(config: dict) -> bool:
-    """As root, before becoming the student: a mount namespace of this child's own, where its home and
-    every place anyone may write are small, empty tmpfs mounts. The student can neither fill the disk
-    nor leave a file behind for the next test or a classmate. False when the kernel refuses."""
-    size = config["limits"].get("scratch") or (64 << 20)
-    if _libc.unshare(CLONE_NEWNS) != 0 or _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+    """As root, before becoming the student: a mount namespace and an IPC namespace of this child's
+    own, where its home and every place anyone may write are small, empty tmpfs mounts. The student
+    can neither fill the disk nor leave a file or a System V object behind for the next test.
+    False when the kernel refuses."""
+    size, uid = config["limits"].get("scratch") or (64 << 20), config["uid"]
+    if _libc.unshare(CLONE_NEWNS | CLONE_NEWIPC) != 0 \
+            or _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         return False
     home = config["env"]["HOME"]
     for place in (*SCRATCH, home):
         if os.path.isdir(place) and not os.path.islink(place):
-            options = f"size={size},mode={'0700' if place == home else '1777'}".encode()
-            if _libc.mount(b"tmpfs", place.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
+            own = f",mode=0700,uid={uid},gid={uid}" if place == home else ",mode=1777"
+            if _libc.mount(b"tmpfs", place.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, f"size={size}{own}".encode()):
                 return False
-    os.chown(home, config["uid"], config["gid"])
     return True
 
 
-def private_network() -> None:
+def tidy(config: dict) -> None:
+    """Without root, once no student process is left: empty the sandbox's scratch and remove every
+    System V object (they share them, being one user): nothing is left for the next test."""
+    for place in (*SCRATCH, config["env"]["HOME"]):
+        for entry in os.listdir(place) if os.path.isdir(place) else []:
+            path = os.path.join(place, entry)
+            for folder, _, _ in os.walk(path):  # a folder made unreadable would stop rmtree
+                try:
+                    os.chmod(folder, 0o700)
+                except OSError:
+                    pass
+            try:
+                shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
+            except OSError:
+                pass
+    for kind, remove in (("shm", lambda n: _libc.shmctl(n, IPC_RMID, None)),
+                         ("msg", lambda n: _libc.msgctl(n, IPC_RMID, None)),
+                         ("sem", lambda n: _libc.semctl(n, 0, IPC_RMID))):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as table:
+                numbers = [int(line.split()[1]) for line in list(table)[1:] if line.split()]
+        except (OSError, ValueError, IndexError):
+            continue
+        for number in numbers:
+            remove(number)
+
+
+def drop_capabilities() -> None:
+    """No capability left, in any set, and none to be had again (the bounding set emptied too)."""
+    for capability in range(64):
+        _libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable, twice (64 bits): all zero
+    if _libc.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+
+
+def private_network(config: dict) -> None:
     """A network namespace of the child's own (before it drops privileges): only a loopback, down.
 
-    As root, the namespace belongs to the machine's user namespace, so the student user,
+    As root, the namespace belongs to the machine's user namespace, so the student uid,
     holding no capability there, can neither configure it nor leave it. Without root, a
-    user namespace of its own comes first (the grader's user, mapped to itself): such a
-    child keeps capabilities inside it, but without root it is the grader's user anyway.
+    user namespace of its own comes first (the grader's user, mapped to itself), and the
+    child then drops every capability it holds there: it cannot configure it either.
     """
-    if os.geteuid() == 0:
+    if config["uid"] is not None or os.geteuid() == 0:
         if _libc.unshare(CLONE_NEWNET) != 0:
             raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
         return
@@ -136,37 +156,47 @@ def private_network() -> None:
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as f:
             f.write(text)
+    drop_capabilities()
 
 
-def become_student(config: dict, keep: int | None = None, stdio: tuple[int, int, int] | None = None) -> None:
+def become_student(config: dict, keep: int, stdio: tuple[int, int, int] | None = None) -> None:
     """Everything a child does before student code runs; see the module's docstring.
 
-    `keep`: the one descriptor it keeps beside its standard streams (the socket to the judge);
-    `stdio`: what its standard streams are (the judge's pipes, for a script), /dev/null when None.
+    `keep`: the one descriptor it keeps beside its standard streams (the socket to the judge,
+    or for a script the socket it says hello on); `stdio`: what its standard streams are (the
+    judge's pipes, for a script), /dev/null when None.
     """
     os.setsid()
-    if config["uid"] is not None:
-        private_scratch(config)  # when refused (a container without CAP_SYS_ADMIN): the file size limit only
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the zygote ignores it; the student's own
+    if config["uid"] is not None and not private_scratch(config):
+        raise OSError("no private scratch")
     for name, value in config["limits"].items():
         if name in LIMITS and value is not None:  # "scratch" is private_scratch's
             resource.setrlimit(LIMITS[name], (value, value))
     if config["uid"] is not None:
         os.setgroups([])
-        os.setgid(config["gid"])
-        os.setuid(config["uid"])
+        os.setgid(config["uid"])
+        os.setuid(config["uid"])  # from root to a uid of its own: every capability goes
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # again: becoming the student's uid made it not dumpable
     null = os.open(os.devnull, os.O_RDWR)
     for fd, source in zip((0, 1, 2), stdio or (null, null, null)):
         os.dup2(source, fd)
-    if keep is None:
-        os.closerange(3, 65536)
-    else:
-        os.closerange(3, keep)
-        os.closerange(keep + 1, 65536)
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 65536)
     os.chdir(config["folder"])
     os.environ.clear()
     os.environ.update(config["env"])
     sys.path.insert(0, config["folder"])
+
+
+HELLO = b"grader: a student process, ready\n"  # sent once with SCM_CREDENTIALS; the judge checks it
+
+
+def hello(sock: socket.socket) -> None:
+    """Our credentials, which the kernel checks and gives the judge in its own numbering (pid, uid)."""
+    credentials = struct.pack("3i", os.getpid(), os.getuid(), os.getgid())
+    sock.sendmsg([HELLO], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, credentials)])
 
 
 SETUP_FAILED = 111  # the exit status of a child that could not be locked down: the grader's problem
@@ -174,24 +204,30 @@ NO_PRIVATE_NETWORK = 112  # ... that could not have a network namespace of its o
 
 
 def child(config: dict, request: dict, fds: list[int]) -> None:
-    """A student process: serves the judge over fds[0], or (`script`) runs the module with fds as stdio."""
+    """A student process: serves the judge over fds[0], or (`script`) runs the module with fds[:3] as
+    stdio, having said hello over fds[3]."""
     code = 0
     try:
+        _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the zygote is not; a child must be, to map a user namespace
         if request.get("network") == "private":
             try:
-                private_network()
+                private_network(config)
             except BaseException:
                 os._exit(NO_PRIVATE_NETWORK)
         script = request["op"] == "script"
         try:
-            become_student(config, None if script else fds[0], tuple(fds[:3]) if script else None)
+            become_student(config, fds[3] if script else fds[0], tuple(fds[:3]) if script else None)
+            greeting = socket.socket(fileno=fds[3] if script else fds[0])
+            hello(greeting)
+            if script:
+                greeting.close()
         except BaseException:
             os._exit(SETUP_FAILED)
         side = sys.modules["_grader_student_side"]
         if script:
             code = side.run_script(config["module"], config["folder"], request["argv"])
         else:
-            side.serve(socket.socket(fileno=fds[0]), config["module"], config["folder"])
+            side.serve(greeting, config["module"], config["folder"])
     finally:
         os._exit(code)
 
@@ -244,7 +280,7 @@ def kill_everything(deadline: float = 10.0) -> None:
             time.sleep(0.005)  # the killed are still dying, or a fork bomb keeps forking
 
 
-def end(pid: int, grace: float = 0.0) -> dict:
+def end(config: dict, pid: int, grace: float = 0.0) -> dict:
     """The child's fate (its exit status, or the signal that ended it), and everything below us killed.
 
     `grace`: seconds to let it finish dying first (the judge saw its socket close).
@@ -269,7 +305,8 @@ def end(pid: int, grace: float = 0.0) -> dict:
         except ChildProcessError:
             pass
     kill_everything()
-    reap()
+    if not reap() and config["sealed"] and config["uid"] is None:
+        tidy(config)
     code = None if status is None or alive else os.waitstatus_to_exitcode(status)
     return {"killed": alive, "exit": code}
 
@@ -278,7 +315,6 @@ def main() -> None:
     config = json.loads(sys.argv[1])
     control = socket.socket(fileno=config.pop("control"))
     sys.path.extend(config["site"])
-    expose_stdlib(config)
     for name in [*PRELOAD, *(m for library in config["preload"] for m in (library, *SUBMODULES.get(library, ())))]:
         try:
             importlib.import_module(name)
@@ -286,10 +322,12 @@ def main() -> None:
             pass
     wire = load("_grader_wire", "wire.py")
     load("_grader_student_side", "student_side.py")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # student processes of our own user may signal us
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # ... but never read our memory or trace us
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    if os.getppid() == 1:
-        return  # the judge is already gone
+    if not config["sealed"] and os.getppid() == 1:
+        return  # the judge is already gone (behind the wall, bwrap's --die-with-parent sees to it)
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(control, 1024, 4)
@@ -308,7 +346,7 @@ def main() -> None:
                 os.close(fd)
             control.send(wire.dumps({"pid": pid}))
         elif request["op"] == "end":
-            control.send(wire.dumps(end(request["pid"], request.get("grace", 0.0))))
+            control.send(wire.dumps(end(config, request["pid"], request.get("grace", 0.0))))
 
 
 if __name__ == "__main__":

@@ -4,15 +4,16 @@ from __future__ import annotations
 import copy
 import contextlib
 import functools
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from grader import course, lockdown, pipeline
+from grader import course, pipeline, sandbox
 from grader.child import Limits
 from grader.scoring import AssignmentResult
-from grader.student_process import Zygote
+from grader.student_process import Zygote, box_of
 
 # Short enough that a hang or a stuck import costs seconds here, not minutes.
 QUICK = Limits(import_seconds=5, grace=2, linger=1)
@@ -89,14 +90,14 @@ def submission(tmp_path):
 
 
 @contextlib.contextmanager
-def zygote_for(module: str, source: str) -> Iterator[Zygote]:
+def zygote_for(module: str, source: str, sealed: bool = True) -> Iterator[Zygote]:
     """A zygote for a box holding `module`.py with `source`, handed over as grading hands boxes over."""
-    with lockdown.box_folder() as boxes:
-        box = boxes / module
+    with tempfile.TemporaryDirectory(prefix="grader-test-") as folder:
+        box = Path(folder) / module
         (box / "code").mkdir(parents=True)
         (box / "code" / f"{module}.py").write_text(source)
-        lockdown.hand_over(box)
-        zygote = Zygote(lockdown.box(box, module))
+        sandbox.hand_over(box)
+        zygote = Zygote(box_of(box / "code", module, sealed))
         try:
             yield zygote
         finally:

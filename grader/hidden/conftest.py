@@ -18,9 +18,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from zmq_peers import Peers
 
-from grader import lockdown
 from grader.course import CATALOGUE
-from grader.student_process import StudentProcess, Zygote
+from grader.student_process import StudentProcess, Zygote, box_of
 
 # The student's module of each assignment, by the name of its hidden tests' folder.
 MODULES = {assignment.id: assignment.module_name for assignment in CATALOGUE}
@@ -51,13 +50,15 @@ def student_box(pytestconfig) -> Path:
 
 
 @pytest.fixture(scope="session")
-def zygotes(student_box):
-    """zygotes(module, hashseed) -> the preloaded parent of student processes for them, one per session."""
+def zygotes(student_box, pytestconfig):
+    """zygotes(module, hashseed) -> the preloaded parent of student processes for them (behind the wall,
+    unless grading was told --unsealed), one per session."""
     made: dict[tuple[str, str], Zygote] = {}
+    sealed = not pytestconfig.getoption("unsealed", default=False)
 
     def get(module: str, hashseed: str = "0") -> Zygote:
         if (module, hashseed) not in made:
-            made[module, hashseed] = Zygote(lockdown.box(student_box, module), hashseed)
+            made[module, hashseed] = Zygote(box_of(student_box / "code", module, sealed), hashseed)
         return made[module, hashseed]
 
     yield get
