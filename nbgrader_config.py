@@ -5,7 +5,8 @@ solutions/ is nbgrader's source and assignments/ its release, so that
 nbgrader copies .py files verbatim; the post-convert hook strips their solution
 regions, and removes them all if it cannot, so no solution can leak that way.
 Autograding runs each lab on the student's own module: the files students write
-are never overwritten with the reference's (see grader/classwork/nbgrader_autograde.py).
+are never overwritten with the reference's, and each lab's kernel runs behind the
+wall around student code (see grader/classwork/nbgrader_autograde.py).
 Feedback leaves the lab's hidden tests out (see grader/classwork/nbgrader_feedback.py).
 Class data (submissions, autograded copies, feedback, the gradebook) lives in
 nbgrader/, which git ignores; `grader gradebook init <id>` creates it.
@@ -30,6 +31,7 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "
 c.GenerateAssignment.post_convert_hook = "grader.authoring.notebooks.strip_released_modules"
 c.Autograde.exclude_overwriting = nbgrader_autograde.kept_from_submission()
 c.Autograde.sanitize_preprocessors = nbgrader_autograde.sanitize_preprocessors()
+c.Autograde.autograde_preprocessors = nbgrader_autograde.autograde_preprocessors()  # kernels behind the wall
 c.GenerateFeedback.preprocessors = nbgrader_feedback.preprocessors()  # no hidden test in feedback
 c.Execute.timeout = 180  # seconds a cell may run when autograding (the labs run real experiments)
 

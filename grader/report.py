@@ -12,7 +12,10 @@ STYLE = {PASSED: "green"}
 
 
 def table(result: AssignmentResult) -> Table:
+    """Every test of `result`; student text goes in as Text, never as markup (a reason may hold '[/]')."""
     title = f"{result.assignment}: {number(result.score)} / {number(result.max_score)} points"
+    if not result.sealed:
+        title += " (unsealed)"
     t = Table(title=title, title_justify="left", expand=True, show_lines=result.score < result.max_score)
     t.add_column("Test", ratio=2, overflow="fold")
     t.add_column("Points", justify="right", no_wrap=True)
@@ -33,7 +36,7 @@ def show(results: list[AssignmentResult], console: Console | None = None) -> Non
     for result in results:
         console.print(table(result))
         for note in result.notes:
-            console.print(f"[yellow]note:[/yellow] {note}", highlight=False, markup=True)
+            console.print(Text("note: ", style="yellow").append(note), highlight=False)
         console.print()
     if len(results) > 1:
         score = sum(r.score for r in results)

@@ -39,7 +39,7 @@ SETUP_FAILED = 111  # zygote.py's exit status for a child it could not lock down
 NO_PRIVATE_NETWORK = 112  # ... for a child that could not have a network namespace of its own
 HELLO = b"grader: a student process, ready\n"  # zygote.py's first words from each child, with its credentials
 HELLO_SECONDS = 30.0  # for a child to be set up and say hello
-UNASKED_LIMIT = 100  # replies to requests the judge never made (or already has), before it stops listening
+UNASKED_LIMIT = 10  # replies to requests the judge never made (correct code sends none), before it stops listening
 EVENT_LIMIT = 1 << 20  # bytes one stand-in event may take
 EVENTS_LIMIT = 1_000_000  # stand-in events one process may report
 CALL_TEXT_LIMIT = 200
@@ -355,8 +355,7 @@ class StudentProcess:
             reply, broken = self._replies.pop(number, None), self._broken
         if reply is None:
             if broken != "ended":
-                self.end()
-                raise NotPlainData(f"the student process {broken} {doing}")
+                self._cut_off(broken, doing)
             how = fate(self.end(grace=2.0))
             raise StudentProcessEnded(f"the student process {how} {doing}: did the code call os._exit(), "
                                       "exceed a limit, or crash the interpreter?")
@@ -365,11 +364,21 @@ class StudentProcess:
             raise NotPlainData(f"{bad}. Only {wire.PLAIN} travel between your code and the tests")
         return reply
 
+    def _cut_off(self, broken: str, doing: str) -> None:
+        """The process sent what the judge no longer listens to: it ends, and every call from now on fails
+        with these words, raised here (Hypothesis, replaying a failing example, wants the same failure)."""
+        __tracebackhide__ = True
+        self.end()
+        raise NotPlainData(f"the student process {broken} {doing}")
+
     def _send(self, request: dict, doing: str) -> int:
         __tracebackhide__ = True
         number = next(self._numbers)
         with self._arrived:
             self._awaited.add(number)
+            broken = self._broken
+        if broken not in (None, "ended"):
+            self._cut_off(broken, doing)
         try:
             self.sock.sendall(wire.frame(wire.dumps({**request, "id": number}, trusted=True)))
         except OSError:

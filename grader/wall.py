@@ -55,8 +55,9 @@ BOX = "/box"  # the submission's .py files, inside
 HOME = "/home/student"
 SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", HOME)
 # What a root zygote keeps: mounts and namespaces for each child (SYS_ADMIN), becoming the
-# student's uid (SETUID, SETGID), and killing what its children leave (KILL).
-ZYGOTE_CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_KILL")
+# student's uid (SETUID, SETGID) with an empty bounding set (SETPCAP), and killing what its children
+# leave (KILL).
+ZYGOTE_CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_KILL")
 INSTALL = "install bubblewrap ('sudo apt-get install bubblewrap' on Debian or Ubuntu)"
 
 
@@ -74,6 +75,8 @@ class View:
     env: dict[str, str] = field(default_factory=dict)
     workdir: str = "/"
     capabilities: tuple[str, ...] = ()  # kept when bwrap runs as root; none otherwise
+    own_network: bool = False  # a network namespace of its own (only a loopback); else the grading's
+    hidden: tuple[str, ...] = ()  # folders inside what is shown, covered by an empty tmpfs
 
 
 def bwrap() -> str | None:
@@ -143,6 +146,11 @@ def command(program: list[str], view: View, root: bool) -> list[str]:
                 made.add(str(parent))
         arguments.extend(how)
 
+    arguments += ["--proc", "/proc", "--dev", "/dev"]
+    made.update({"/proc", "/dev"})
+    for place in SCRATCH:  # first: what is shown below them (a notebook's folder in /tmp) goes over them
+        mount("--perms", "1777", "--size", str(view.scratch_bytes), "--tmpfs", place)  # the student's uid may write
+        made.add(place)
     for folder in python_folders():
         mount("--ro-bind", folder, folder)
     for name in ("passwd", "group", "hosts", "nsswitch.conf"):
@@ -151,12 +159,9 @@ def command(program: list[str], view: View, root: bool) -> list[str]:
         mount("--ro-bind", outside, inside)
     for outside, inside in view.writable:
         mount("--bind", outside, inside)
-    arguments += ["--proc", "/proc", "--dev", "/dev"]
-    for place in SCRATCH:
-        mode = "0700" if place == HOME else "1777"
-        mount("--perms", mode, "--size", str(view.scratch_bytes), "--tmpfs", place)
-    if not root:
-        arguments += ["--unshare-user"]
+    for inside in view.hidden:
+        arguments += ["--tmpfs", inside]
+    arguments += ["--unshare-net"] if view.own_network else []
     arguments += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                   "--hostname", "grading", "--die-with-parent", "--new-session", "--as-pid-1"]
     if root:

@@ -129,7 +129,8 @@ def tidy(config: dict) -> None:
 
 
 def drop_capabilities() -> None:
-    """No capability left, in any set, and none to be had again (the bounding set emptied too)."""
+    """No capability left, in any set, and none to be had again (the bounding set emptied too, where
+    this process may still do that)."""
     for capability in range(64):
         _libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
@@ -174,9 +175,12 @@ def become_student(config: dict, keep: int, stdio: tuple[int, int, int] | None =
         if name in LIMITS and value is not None:  # "scratch" is private_scratch's
             resource.setrlimit(LIMITS[name], (value, value))
     if config["uid"] is not None:
+        for capability in range(64):  # none to be had again, ever (needs CAP_SETPCAP, still held now)
+            _libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)
         os.setgroups([])
         os.setgid(config["uid"])
-        os.setuid(config["uid"])  # from root to a uid of its own: every capability goes
+        os.setuid(config["uid"])  # from root to a uid of its own: the permitted and effective sets go
+        drop_capabilities()  # and the inheritable set
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # again: becoming the student's uid made it not dumpable
     null = os.open(os.devnull, os.O_RDWR)

@@ -125,6 +125,20 @@ def _results(id, score, most):
     return document
 
 
+# A cell a student adds to the lab: what of the course can the kernel that autograding runs reach?
+PRY = """
+import os
+for path in ["{root}/solutions/01-cache-aside/squares.py", "{root}/grader/hidden/01-cache-aside/test_make_key.py",
+             "{db}", "{root}/nbgrader_config.py", "{root}/solutions/01-cache-aside/lab.ipynb"]:
+    try:
+        print(open(path).read()[:3000])
+    except OSError:
+        print("unreachable")
+others = [p for p in os.listdir("/proc") if p.isdigit() and open(f"/proc/{{p}}/cmdline").read().find("ipykernel") < 0]
+print("no process but its own" if not others else open(f"/proc/{{others[0]}}/cmdline").read())
+"""
+
+
 def test_gradebook_round_trip_for_three_students(tmp_path):
     id = "01-cache-aside"
     a = assignment(id)
@@ -141,10 +155,13 @@ def test_gradebook_round_trip_for_three_students(tmp_path):
     nbgrader("generate_assignment", id, "--force")
     released = nbformat.read(tmp_path / "release" / id / "lab.ipynb", as_version=4)
     source = nbformat.read(a.solution_dir / "lab.ipynb", as_version=4)
+    prying = answered_lab(released, source)  # mal's answers are right; an extra cell of his pries
+    prying.cells.insert(1, nbformat.v4.new_code_cell(PRY.format(root=ROOT, db=tmp_path / "gradebook.db")))
     students = {  # notebook handed in, module handed in
         "ada": (answered_lab(released, source), a.solution_dir / a.module),
         "bob": (released, a.solution_dir / a.module),
         "cy": (answered_lab(released, source), a.skeleton_dir / a.module),
+        "mal": (prying, a.solution_dir / a.module),
     }
     for student, (notebook, module) in students.items():  # each student's clone of the template
         folder = tmp_path / "class" / student / "assignments" / id
@@ -160,6 +177,9 @@ def test_gradebook_round_trip_for_three_students(tmp_path):
     assert sorted(p.name for p in (tmp_path / "submitted" / "ada" / id).iterdir()) == ["lab.ipynb", a.module]
     assert not (tmp_path / "submitted" / "dee").exists()
     nbgrader("autograde", id, "--create")
+    pried = nbformat.read(tmp_path / "autograded" / "mal" / id / "lab.ipynb", as_version=4).cells[1]
+    said = "".join(output.get("text", "") for output in pried.outputs)
+    assert said.splitlines() == ["unreachable"] * 5 + ["no process but its own"], said[:2000]
 
     from nbgrader.api import Gradebook
     written = {"ada": (3, 2), "bob": (1, 0), "cy": (2, 2)}  # what a grader gives in formgrader
@@ -179,16 +199,19 @@ def test_gradebook_round_trip_for_three_students(tmp_path):
     assert {(i.student, i.score) for i in imported} == {("ada", 77), ("bob", 40), ("cy", 0), ("dee", 12)}
 
     table = {row["student"]: row for row in nbgrader_gradebook.export_csv(db, tmp_path / "grades.csv")}
-    assert {s: table[s]["hidden_tests"] for s in table} == {"ada": 77, "bob": 40, "cy": 0, "dee": 12, "eve": 0}
-    assert {s: table[s]["lab_autograded"] for s in table} == {"ada": 4, "bob": 0, "cy": 4, "dee": 0, "eve": 0}
-    assert {s: table[s]["lab_written"] for s in table} == {"ada": 5, "bob": 1, "cy": 4, "dee": 0, "eve": 0}
-    assert {s: table[s]["total"] for s in table} == {"ada": 86, "bob": 41, "cy": 8, "dee": 12, "eve": 0}
+    assert {s: table[s]["hidden_tests"] for s in table} == {"ada": 77, "bob": 40, "cy": 0, "dee": 12, "eve": 0,
+                                                            "mal": 0}
+    assert {s: table[s]["lab_autograded"] for s in table} == {"ada": 4, "bob": 0, "cy": 4, "dee": 0, "eve": 0,
+                                                              "mal": 4}
+    assert {s: table[s]["lab_written"] for s in table} == {"ada": 5, "bob": 1, "cy": 4, "dee": 0, "eve": 0,
+                                                           "mal": 0}
+    assert {s: table[s]["total"] for s in table} == {"ada": 86, "bob": 41, "cy": 8, "dee": 12, "eve": 0, "mal": 4}
     assert {row["max_score"] for row in table.values()} == {86}
 
     nbgrader("export", f"--to={tmp_path / 'nbgrader.csv'}")  # nbgrader's own export agrees on the totals
     with open(tmp_path / "nbgrader.csv") as f:
         theirs = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
-    assert theirs == {"ada": 86, "bob": 41, "cy": 8, "dee": 12, "eve": 0}
+    assert theirs == {"ada": 86, "bob": 41, "cy": 8, "dee": 12, "eve": 0, "mal": 4}
 
     nbgrader("generate_feedback", id)  # the hidden tests' verdicts reach the student, never their code
     html = (tmp_path / "feedback" / "bob" / id / "lab.html").read_text()

@@ -1,14 +1,15 @@
 """Red team: squares.py submissions that attack the grader, each against the property it must not break.
 
-01-cache-aside is graded through student processes (every assignment is). Every
-attack below is bounded (a fork bomb stops at a few hundred, a memory bomb at a
-few GB, loops end) and earns at most what the skeleton earns; no line of a hidden
-test or of a solution region reaches the report or the results file; the grader's
-files and site-packages are unchanged afterwards; nothing it started is alive.
+01-cache-aside is graded through student processes behind the wall (wall.py), as every
+assignment is. Every attack below is bounded (a fork bomb stops at a few hundred, a
+memory bomb at a few GB, loops end) and earns at most what the skeleton earns; no line
+of a hidden test or of a solution region reaches the report or the results file; the
+grader's files and site-packages are unchanged afterwards; nothing it started is alive.
 
-The separation of user and network needs root: those checks are skipped without
-it. The network is checked only from what the student process can see and a
-loopback service; nothing is ever sent off this machine.
+The attacks run as this test's user (root in CI), and the ones that matter most once
+more as an unprivileged user (`as_nobody`): the wall stands without root too. The
+network is checked only from what the student process can see and a loopback
+service; nothing is ever sent off this machine.
 """
 from __future__ import annotations
 
@@ -17,19 +18,21 @@ import io
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from pathlib import Path
 
 import psutil
 import pytest
-from conftest import function_of, grade, graded, zygote_for
+from conftest import as_nobody, function_of, grade, graded, zygote_for
 from rich.console import Console
 
-from grader import course, lockdown, report
+from grader import course, lockdown, report, wall
 from grader.child import Limits
 from grader.formats import gradescope
 from grader.student_process import Limits as StudentLimits
@@ -37,7 +40,7 @@ from grader.student_process import Limits as StudentLimits
 CACHE = "01-cache-aside"
 SKELETON = (course.SKELETONS / CACHE / "squares.py").read_text()
 BRISK = Limits(import_seconds=5, grace=2, linger=1, test_cap=5)  # a stall costs seconds, not minutes
-ROOTED = pytest.mark.skipif(lockdown.account() is None, reason="needs root and the grader-student user (setup.sh)")
+ROOTED = pytest.mark.skipif(not lockdown.root(), reason="needs root")
 # A few tests of every kind (Hypothesis, a stand-in, printed output, another process):
 # enough for every attack to strike, and quick.
 SAMPLE = ("test_square_key_is_sq_colon_n", "test_miss_computes_once_and_returns_the_square",
@@ -96,27 +99,23 @@ def attack(code: str) -> str:
 
 
 FORGE = '''
-import gc, glob
-key = os.environ.get("GRADER_CHANNEL_KEY")
+import glob, json
+secrets = {}  # whatever of the grader's environment can be read: keys, tokens
 for pid in ["self", str(os.getppid())] + os.listdir("/proc"):
     try:
-        key = key or dict(l.split("=", 1) for l in open(f"/proc/{pid}/environ").read().split("\\0") if "=" in l).get("GRADER_CHANNEL_KEY")
+        secrets.update(l.split("=", 1) for l in open(f"/proc/{pid}/environ").read().split("\\0") if l.startswith("GRADER"))
     except OSError:
         pass
-for obj in gc.get_objects():
-    if type(obj).__name__ in ("Recorder", "Session"):
-        key = key or getattr(obj, "key", None)
-import hmac, hashlib, json
 tests = ["test_square_key_is_sq_colon_n", "test_miss_computes_once_and_returns_the_square"]
 for path in _paths() + glob.glob("/tmp/grader-*/*/channel-*.log"):
     if "channel" in path:
         for test in tests:
-            payload = json.dumps({"event": "result", "nodeid": test, "status": "passed"})
-            mac = hmac.new((key or "0").encode(), payload.encode(), hashlib.sha256).hexdigest()
             try:
-                open(path, "a").write(f"{mac} {payload}\\n")
+                open(path, "a").write(json.dumps({"event": "result", "nodeid": test, "status": "passed"}) + "\\n")
             except OSError:
                 pass
+if secrets:
+    raise RuntimeError(f"read the grader's environment: {secrets}")
 '''
 
 ALWAYS_EQUAL = '''
@@ -254,6 +253,50 @@ def _stall(*args, **kwargs):
 square_key = _stall
 '''
 
+SYSV_IPC = '''
+import ctypes
+_libc = ctypes.CDLL(None, use_errno=True)
+_segment = _libc.shmget(0x5EED0001, 256 << 20, 0o1666)  # IPC_CREAT | 0666: a segment no process keeps
+if _segment >= 0:
+    _libc.shmat.restype = ctypes.c_void_p
+    _at = _libc.shmat(_segment, None, 0)
+    if _at not in (None, ctypes.c_void_p(-1).value):
+        ctypes.memset(_at, 1, 256 << 20)  # memory held for real, for as long as the segment lives
+        _libc.shmdt(ctypes.c_void_p(_at))
+_queue = _libc.msgget(0x5EED0002, 0o1666)
+class _Message(ctypes.Structure):
+    _fields_ = [("kind", ctypes.c_long), ("text", ctypes.c_char * 64)]
+_heard = _Message()
+_got = _libc.msgrcv(_queue, ctypes.byref(_heard), 64, 0, 0o4000)  # IPC_NOWAIT: a classmate's message?
+_mine = _Message(1, b"note from the grading of " + str(os.getpid()).encode())
+_libc.msgsnd(_queue, ctypes.byref(_mine), 64, 0o4000)
+def square_key(n):
+    raise RuntimeError("heard: " + (_heard.text.decode() if _got > 0 else "nothing"))
+'''
+
+FLOOD = '''
+def _flood(*args, **kwargs):
+    side = sys.modules["_grader_student_side"]
+    link = side.LINK[0]
+    for number in range(200):  # replies to requests the judge never made, 10 MB each
+        data = side.wire.dumps({"id": 10 ** 6 + number, "ok": "x" * (10 << 20), "out": ""})
+        with link.lock:
+            link.sock.sendall(side.wire.frame(data))
+    return "sq:%d" % args[0] if args else None
+square_key = fetch_square = make_key = _flood
+'''
+
+MARKUP = '''
+raise RuntimeError("[/] [bold red]closing what was never opened[/bold red] [link=file:///etc/shadow]x[/link] [/")
+'''
+
+DIGITS = '''
+def run_experiment(*args, **kwargs):
+    print("1" * 1_000_000)
+    print("Ten successive runs: " + "1." * 200_000)
+    return [0.0] * 10
+'''
+
 ATTACKS = {
     "forge-the-channel": FORGE,
     "always-equal-and-patched-pytest": ALWAYS_EQUAL,
@@ -267,6 +310,10 @@ ATTACKS = {
     "fill-the-disk": FILL_DISK,
     "scribble-on-and-close-fds": FDS,
     "sleep-past-every-limit": SLEEPY,
+    "system-v-shared-memory-and-queues": SYSV_IPC,
+    "flood-the-judge-with-replies": FLOOD,
+    "markup-in-an-import-error": MARKUP,
+    "a-million-digits-for-the-timings": DIGITS,
 }
 
 # -- the properties ------------------------------------------------------------------
@@ -301,14 +348,18 @@ def _fingerprint() -> dict[str, tuple]:
 
 
 def _students_processes() -> list[psutil.Process]:
-    """The student user's processes that this test started: our descendants (grading made us a
-    subreaper, so daemons come back to us), or orphans that reached init. Another pytest-xdist
-    worker's gradings run as other users (ATTACKER), under that worker: not counted."""
-    if lockdown.account() is None:
-        return []
+    """Processes of student uids that this test started: our descendants (grading made us a subreaper,
+    so what escapes comes back to us), or orphans that reached init. Without root student code is this
+    user's, and every process of it is among our descendants or gone with its sandbox."""
     ours = {p.pid for p in psutil.Process().children(recursive=True)}
-    return [p for p in psutil.process_iter(["username", "ppid"])
-            if (p.info["username"] or "").startswith(lockdown.USER) and (p.pid in ours or p.info["ppid"] == 1)]
+    student = (lambda uid: uid >= lockdown.STUDENT_UIDS) if lockdown.root() else (lambda uid: uid == os.getuid())
+    found = []
+    for p in psutil.process_iter(["uids", "ppid", "cmdline"]):
+        uids = p.info["uids"]
+        if uids and student(uids.real) and (p.pid in ours or p.info["ppid"] == 1) \
+                and not (not lockdown.root() and "pytest" in " ".join(p.info["cmdline"] or [])):
+            found.append(p)
+    return found
 
 
 def _outputs(result) -> str:
@@ -317,42 +368,198 @@ def _outputs(result) -> str:
     return console.file.getvalue() + json.dumps(gradescope.results_json([result], 1.0))
 
 
+def _ipc_keys(kind: str) -> set[int]:
+    """The keys of the System V objects of `kind` (shm, msg) in this process's IPC namespace (the machine's)."""
+    with open(f"/proc/sysvipc/{kind}") as table:
+        return {int(line.split()[0]) for line in list(table)[1:] if line.split()}
+
+
 @pytest.fixture(scope="module")
 def secrets():
     return _secret_lines()
 
 
-ATTACKER = 3  # the grade-class slot whose user the attacks run as: killing every process of their own
-# user (KILL_PARENT), or using up its process limit (FORK_BOMB), must not reach the student processes
-# that the other pytest-xdist worker's tests run at the same time as grader-student
+@pytest.fixture
+def decoy(tmp_path_factory):
+    """Another checkout of the course on this machine, readable by anyone and named on a running
+    process's command line (an instructor's working copy, a second clone): its hidden tests."""
+    folder = tmp_path_factory.mktemp("other-checkout")
+    shutil.copytree(course.HIDDEN / CACHE, folder / "grader" / "hidden" / CACHE)
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    folder.parent.chmod(0o755)
+    holder = subprocess.Popen(["sleep", "300", str(folder / "grader" / "hidden" / CACHE / "test_make_key.py")])
+    yield folder
+    holder.kill()
+    holder.wait()
 
 
-@ROOTED  # without root, student code runs as the grader's user: it could read and write what we can
+ATTACKER = 3  # the grade-class slot whose uid the attacks run as: killing every process it can see
+# (KILL_PARENT), or using up its process limit (FORK_BOMB), must not reach the student processes that
+# the other pytest-xdist worker's tests run at the same time as slot 1
+
+
 @pytest.mark.parametrize("name", list(ATTACKS))
-def test_attack_earns_nothing_reads_nothing_changes_nothing_leaves_nothing(name, submission, secrets, monkeypatch):
-    assert lockdown.make_users(ATTACKER) == []
+def test_attack_earns_nothing_reads_nothing_changes_nothing_leaves_nothing(name, submission, secrets, decoy,
+                                                                             monkeypatch):
     monkeypatch.setenv(lockdown.SLOT_ENV, str(ATTACKER))
     before = _fingerprint()
+    shm, msg = _ipc_keys("shm"), _ipc_keys("msg")
     started = time.monotonic()
     result = grade(CACHE, submission(CACHE, attack(ATTACKS[name])), limits=BRISK,
                    only=lambda spec: function_of(spec.nodeid) in SAMPLE)
     skeleton = sum(t.score for t in graded(CACHE, "skeleton").tests if function_of(t.spec.nodeid) in SAMPLE)
     assert result.tests and result.score <= skeleton
-    leaked = [line for line in secrets if line in _outputs(result)]
+    said = _outputs(result)  # the report, with its notes, renders: student text is never markup
+    leaked = [line for line in secrets if line in said]
     assert leaked == [], f"{len(leaked)} hidden or solution lines reached the outputs, e.g. {leaked[:3]}"
+    assert "read the grader's environment" not in said
     assert _fingerprint() == before, "the attack changed the grader's files or site-packages"
     time.sleep(0.5)
     assert _students_processes() == [], "the attack left processes running"
+    assert (_ipc_keys("shm") - shm, _ipc_keys("msg") - msg) == (set(), set()), "System V objects outlived grading"
     assert time.monotonic() - started < 240
 
 
-# -- what the student process sees (root only) ----------------------------------------
+def test_a_flood_of_replies_fails_the_tests_it_meets_and_says_so(submission):
+    """The judge keeps no reply it did not ask for: 200 of 10 MB each end the test, not the machine."""
+    result = grade(CACHE, submission(CACHE, attack(FLOOD)), limits=BRISK,
+                   only=lambda spec: function_of(spec.nodeid) == "test_square_key_is_sq_colon_n")
+    [test] = result.tests
+    assert not test.passed and "flooded the test with 11 replies to requests it never made" in test.outcome.reason
+
+
+def test_a_classmates_message_queue_is_out_of_reach(submission, monkeypatch):
+    """Two students graded one after the other (or side by side): what one leaves in System V IPC,
+    the other never hears."""
+    heard = []
+    for slot in (ATTACKER, ATTACKER + 1):
+        monkeypatch.setenv(lockdown.SLOT_ENV, str(slot))
+        result = grade(CACHE, submission(CACHE, attack(SYSV_IPC)), limits=BRISK,
+                       only=lambda spec: function_of(spec.nodeid) == "test_square_key_is_sq_colon_n")
+        heard.append(result.tests[0].outcome.reason)
+    assert all("heard: nothing" in reason for reason in heard), heard
+
+
+def test_the_printed_timings_are_read_in_linear_time():
+    """A million digits must not cost the judge a backtracking regular expression's seconds."""
+    sys.path.insert(0, str(course.HIDDEN / CACHE))
+    try:
+        import test_experiment as experiment
+    finally:
+        sys.path.remove(str(course.HIDDEN / CACHE))
+
+    def cost(text: str) -> float:
+        started = time.perf_counter()
+        experiment._TIMING.findall(text), experiment._HEADER.search(text)
+        return time.perf_counter() - started
+
+    plain = min(cost("x" * 1_000_000) for _ in range(3))
+    for nasty in ("1" * 1_000_000, "1." * 500_000, "1." + "1" * 1_000_000, "\n" * 1_000_000, " " * 1_000_000):
+        assert cost(nasty) < 50 * plain + 0.05, f"{nasty[:5]!r}... is read in more than linear time"
+
+
+# -- the same attacks, by a grading that is not root -----------------------------------
+
+
+def test_the_wall_stands_without_root(secrets, decoy):
+    """`grader grade` run by an unprivileged user: student code behind the same wall, in a user namespace.
+    It reads nothing of the course, forges nothing, and earns what the skeleton earns."""
+    targets = [*(course.HIDDEN / CACHE).glob("*.py"), course.SOLUTIONS / CACHE / "squares.py",
+               *(decoy / "grader" / "hidden" / CACHE).glob("*.py")]
+    module = PRELUDE + FORGE + PRY.format(targets=[str(t) for t in targets], places=[str(course.ROOT), str(decoy)])
+    with tempfile.TemporaryDirectory(prefix="red-team-", dir="/tmp") as place:  # where that user may go
+        done, results = _grade_as_nobody(Path(place), module)
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads(results)
+    assert document["score"] == 0 and "extra_data" not in document  # sealed: no "unsealed" mark
+    said = done.stdout + results
+    leaked = [line for line in secrets if line in said]
+    assert leaked == [], f"{len(leaked)} hidden or solution lines reached the outputs, e.g. {leaked[:3]}"
+    assert "read the grader's environment" not in said and "read nothing" in said
+    assert "uid 65534 caps 0000000000000000 nnp 1 procs 2 host grading net ['lo'] read nothing" in said, said
+
+
+# Read each of `targets` (the course's secrets, by their paths, which the source tells), and every
+# process's command line that names one of `places` (the checkouts); raise with what was read.
+PRY = '''
+_read = []
+for _path in {targets!r}:
+    try:
+        _read.append(open(_path).read())
+    except OSError:
+        pass
+for _pid in os.listdir("/proc"):
+    if _pid.isdigit() and _pid != str(os.getpid()):
+        try:
+            _line = open(f"/proc/{{_pid}}/cmdline").read()
+        except OSError:
+            continue
+        if any(_place in _line for _place in {places!r}):
+            _read.append(_line)
+import socket
+_status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+_seen = (f"uid {{os.getuid()}} caps {{_status['CapEff'].strip()}} nnp {{_status['NoNewPrivs'].strip()}} "
+         f"procs {{len([p for p in os.listdir('/proc') if p.isdigit()])}} host {{socket.gethostname()}} "
+         f"net {{sorted(n for _, n in socket.if_nameindex())}}")
+raise RuntimeError(_seen + " read " + ("".join(_read)[-400:] if _read else "nothing"))
+'''
+
+
+def _grade_as_nobody(place: Path, text: str) -> tuple[subprocess.CompletedProcess, str]:
+    folder = place / "submission" / "04-keepalive"
+    folder.mkdir(parents=True)
+    (folder / "keepalive.py").write_text(text)
+    (place / "out").mkdir()
+    for path in [place, *place.rglob("*")]:
+        path.chmod(0o777 if path.is_dir() else 0o644)
+    results = place / "out" / "results.json"
+    done = as_nobody([str(course.ROOT / ".venv" / "bin" / "grader"), "grade", "04-keepalive", "--submission",
+                      str(folder.parent), "--results", str(results)])
+    return done, results.read_text() if results.exists() else "{}"
+
+
+def test_without_a_wall_grading_refuses_or_says_unsealed_on_every_result(submission, tmp_path):
+    """No bubblewrap: `grader grade` refuses, saying what is missing; with --unsealed it grades, and
+    the table, results.json and the class CSV say "unsealed"."""
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    (bare / "memcached").symlink_to(shutil.which("memcached"))
+    env = {**os.environ, "PATH": str(bare)}
+    folder = submission("04-keepalive", (course.SOLUTIONS / "04-keepalive" / "keepalive.py").read_text())
+    command = [sys.executable, "-m", "grader", "grade", "04-keepalive", "--submission", str(folder)]
+    refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert refused.returncode == 4 and "bwrap is not installed" in refused.stderr and "--unsealed" in refused.stderr
+    results = tmp_path / "results" / "alice.json"
+    done = subprocess.run([*command, "--unsealed", "--results", str(results)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "(unsealed)" in done.stdout and "unsealed: student code ran without the wall" in done.stdout
+    document = json.loads(results.read_text())
+    assert document["extra_data"] == {"unsealed": True}
+    assert all(test["output"].startswith("[unsealed]") for test in document["tests"])
+    from grader.formats import class_csv
+
+    class_csv.write_csv(class_csv.collect(results.parent), tmp_path / "class.csv")
+    assert (tmp_path / "class.csv").read_text().splitlines()[1].endswith(",unsealed")
+
+
+# -- what the student process sees ----------------------------------------------------
 
 SPY = '''
 import os, socket, subprocess
 
 def whoami():
     return [os.getuid(), os.geteuid(), os.getgid(), os.getgroups()]
+
+def status():
+    """Its capabilities and no_new_privs, as the kernel says."""
+    found = {}
+    for line in open("/proc/self/status"):
+        name, _, value = line.partition(":")
+        if name in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs"):
+            found[name] = value.strip()
+    return found
 
 def can_read(path):
     try:
@@ -369,12 +576,21 @@ def can_list(path):
     except OSError:
         return False
 
+def listing(path):
+    return sorted(os.listdir(path))
+
 def can_import(name):
     try:
         __import__(name)
         return True
     except Exception:
         return False
+
+def processes():
+    return sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+
+def hostname():
+    return socket.gethostname()
 
 def connect(host, port):
     try:
@@ -400,8 +616,14 @@ def environment():
 def scratch():
     """Every place this process may write, with the size of the file system it is on."""
     places = {}
-    for place in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", os.environ["HOME"], ".", "/var/lib/grader-boxes"):
-        if os.path.isdir(place) and os.access(place, os.W_OK):
+    for folder, dirs, files in os.walk("/", topdown=True):
+        dirs[:] = [d for d in dirs if os.path.join(folder, d) not in ("/proc", "/sys", "/dev")]
+        if os.access(folder, os.W_OK):
+            found = os.statvfs(folder)
+            places[folder] = found.f_blocks * found.f_frsize
+            dirs[:] = []
+    for place in ("/dev/shm",):
+        if os.access(place, os.W_OK):
             found = os.statvfs(place)
             places[place] = found.f_blocks * found.f_frsize
     return places
@@ -417,12 +639,27 @@ def leave(name):
     with open(os.path.join("/tmp", name), "w") as f:
         f.write("x")
     return sorted(os.listdir("/tmp"))
+
+def share_memory():
+    """A System V segment and queue; the keys this process then sees."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmget(0x5EED0003, 1 << 20, 0o1666)
+    libc.msgget(0x5EED0004, 0o1666)
+    return ipc_keys()
+
+def ipc_keys():
+    keys = []
+    for kind in ("shm", "msg"):
+        with open(f"/proc/sysvipc/{kind}") as table:
+            keys += [int(line.split()[0]) for line in list(table)[1:] if line.split()]
+    return sorted(keys)
 '''
 
 
 @pytest.fixture
 def spy():
-    """A student process running SPY (in a box as the pipeline makes them), and its module."""
+    """A student process running SPY (in a box as grading makes them), and its module."""
     with zygote_for("spy", SPY) as zygote:
         process = zygote.spawn()
         process.start(timeout=30)
@@ -438,80 +675,105 @@ def _non_loopback_address() -> str | None:
     return None
 
 
-@ROOTED
-def test_the_student_process_is_its_own_unprivileged_user(spy):
-    uid, gid = lockdown.account()
-    assert spy.whoami() == [uid, uid, gid, []]
-    assert spy.limits()[2] is not None and spy.limits()[1] <= 1 << 30
+def test_the_student_process_is_unprivileged_and_alone(spy):
+    """Not root (as root: a uid of its own), no capability, no new privileges, few descriptors, no secret
+    in its environment; a host name, and processes, of its own: it sees only its sandbox's."""
+    uid = lockdown.student_uid() or os.getuid()
+    assert spy.whoami() == [uid, uid, uid if lockdown.root() else os.getgid(), []]
+    assert uid != 0
+    status = spy.status()
+    assert status["NoNewPrivs"] == "1" and {status[c] for c in ("CapInh", "CapPrm", "CapEff", "CapAmb")} == {
+        "0000000000000000"}
+    assert spy.limits()[1] <= 1 << 30 and (spy.limits()[2] is not None) == lockdown.root()
     assert spy.open_fds()[:3] == [0, 1, 2] and len(spy.open_fds()) <= 5  # stdio, the socket to the judge
-    assert "GRADER_CHANNEL_KEY" not in spy.environment()
+    assert not any(name.startswith("GRADER") for name in spy.environment())
+    assert spy.hostname() == "grading"
+    assert len(spy.processes()) <= 4 and 1 in spy.processes()  # its zygote (pid 1), itself, no one else
+    assert spy.signal_to(os.getpid()) in ("ProcessLookupError", "PermissionError")
 
 
-@ROOTED
-def test_the_student_process_cannot_read_the_course_or_import_the_grader(spy):
-    assert lockdown.course_is_private(), "run setup.sh as root first"
+def test_the_student_process_sees_nothing_of_the_course(spy):
     for path in [course.ROOT / "grader" / "hidden" / CACHE / "test_fetch_square.py",
                  course.SOLUTIONS / CACHE / "squares.py", course.ROOT / "grader" / "scoring.py",
-                 course.ROOT / ".venv" / "pyvenv.cfg"]:
+                 course.ROOT / ".venv" / "pyvenv.cfg", Path(sys.prefix) / "var"]:
         assert not spy.can_read(str(path)), path
-    assert not spy.can_list(str(course.ROOT))
-    assert not spy.can_import("grader") and not spy.can_import("pytest")
+    assert not spy.can_list(str(course.ROOT)) and not spy.can_list("/root/.ssh")
+    shown = {"bin", "box", "dev", "etc", "grader", "home", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "tmp",
+             "usr", "var", *(Path(folder).parts[1] for folder in wall.python_folders())}
+    assert set(spy.listing("/")) <= shown and spy.listing("/home") == ["student"] and spy.listing("/box") == ["spy.py"]
+    assert not spy.can_import("grader") and not spy.can_import("pytest") and not spy.can_import("mirakuru")
     assert spy.can_import("pymemcache.client.hash") and spy.can_import("zmq") and spy.can_import("decimal")
 
 
-@ROOTED
-def test_the_student_process_reaches_loopback_only(spy):
-    """Checked on this machine only: a listener of ours answers on loopback, and refuses on another address."""
-    assert lockdown.confine_network()
-    outside = _non_loopback_address()
-    with socket.create_server(("0.0.0.0", 0)) as listener:
-        port = listener.getsockname()[1]
-        assert spy.connect("127.0.0.1", port) == "connected"
-        if outside:
-            assert spy.connect(outside, port) != "connected", f"reached {outside}, which is not loopback"
-    assert "lo" in spy.interfaces()
-
-
-@ROOTED
 def test_the_student_process_writes_only_to_small_scratch_space_of_its_own(spy):
     """Its home, /tmp and the like are tmpfs mounts of Limits.scratch bytes; nothing else is writable."""
     places = spy.scratch()
-    assert places and set(places) <= {"/tmp", "/var/tmp", "/dev/shm", "/run/lock", spy.environment()["HOME"]}, places
+    assert places and set(places) <= {"/tmp", "/var/tmp", "/dev/shm", wall.HOME}, places
     assert all(size <= StudentLimits().scratch for size in places.values()), places
     assert spy.leave("red-team-note") == ["red-team-note"]
 
 
-@ROOTED
-def test_a_file_left_in_tmp_is_gone_for_the_next_process():
+def test_what_one_process_leaves_is_gone_for_the_next():
+    """A file in /tmp, a System V segment and queue: the next student process meets none of them."""
     with zygote_for("spy", SPY) as zygote:
-        first, second = zygote.spawn(), zygote.spawn()
-        for process in (first, second):
-            process.start(timeout=30)
+        first = zygote.spawn()
+        first.start(timeout=30)
         first.module().leave("red-team-note")
+        assert {0x5EED0003, 0x5EED0004} <= set(first.module().share_memory())
+        first.end()
+        second = zygote.spawn()
+        second.start(timeout=30)
         assert "red-team-note" not in second.module().leave("other")
-        first.end(), second.end()
+        assert second.module().ipc_keys() == []
+        second.end()
+    assert 0x5EED0003 not in _ipc_keys("shm"), "the segment reached the machine's IPC namespace"
 
 
-@ROOTED
-def test_students_graded_side_by_side_cannot_read_or_signal_each_other(monkeypatch):
-    """Slot 2 has its own user: its process cannot read slot 1's submission nor signal slot 1's process."""
-    assert lockdown.make_users(2) == []
+def test_students_graded_side_by_side_cannot_see_or_signal_each_other(monkeypatch):
+    """Slot 2's process does not see slot 1's (another PID namespace), nor its box (another mount
+    namespace); as root it is another uid too, so they share no process limit."""
     with zygote_for("spy", SPY) as one:
         monkeypatch.setenv(lockdown.SLOT_ENV, "2")
         with zygote_for("spy", SPY) as two:
             first, second = one.spawn(), two.spawn()
             for process in (first, second):
                 process.start(timeout=30)
-            assert first.module().whoami()[0] != second.module().whoami()[0]
+            if lockdown.root():
+                assert first.module().whoami()[0] != second.module().whoami()[0]
             assert not second.module().can_read(str(one.box.folder / "spy.py"))
-            assert second.module().signal_to(first.pid) == "PermissionError"
+            assert second.module().signal_to(first.pid) in ("ProcessLookupError", "PermissionError")
+            assert first.pid not in second.module().processes() or first.pid == second.pid
             first.end(), second.end()
 
 
+LOOKS_AROUND = """
+import socket
+def _try(host):
+    try:
+        socket.create_connection((host, {port}), timeout=2)
+        return "reached"
+    except OSError:
+        return "unreachable"
+_names = sorted(name for _, name in socket.if_nameindex())
+raise RuntimeError("sees %s outside %s loopback %s" % (_names, _try({host!r}), _try("127.0.0.1")))
+"""
+
+
+@pytest.mark.skipif(_non_loopback_address() is None, reason="this machine has no address but loopback")
+def test_student_code_reaches_loopback_only(submission):
+    """A listener of ours on every address of this machine: student code, graded, reaches it on no
+    address, the machine's loopback included (its grading has a loopback of its own)."""
+    with socket.create_server(("0.0.0.0", 0)) as listener:
+        module = LOOKS_AROUND.format(port=listener.getsockname()[1], host=_non_loopback_address())
+        result = grade("04-keepalive", submission("04-keepalive", module), limits=BRISK,
+                       only=lambda spec: "listen_returns" in spec.nodeid)
+    assert "sees ['lo'] outside unreachable loopback unreachable" in result.problem, result.problem
+
+
 def test_a_slot_network_is_a_loopback_of_its_own():
-    """What grade-class gives each student as root: only `lo`, up, where a listener of ours outside is not."""
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
+    """What grade-class gives each student: only `lo`, up, where a listener of ours outside is not."""
+    if not lockdown.may_have_own_network():
+        pytest.skip("network namespaces need root, or unprivileged user namespaces")
     with socket.create_server(("127.0.0.1", 0)) as outside:
         probe = ("from grader import lockdown; import socket\n"
                  "assert lockdown.own_network() is None\n"

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 import psutil
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader import lockdown, pipeline
@@ -169,7 +170,8 @@ def grade_class(name: str, assignments: list[Assignment], submissions: Path, out
             problem, document = future.result()
             documents[job.student] = document or stand_in(assignments, problem, known)
             _write(job.results, documents[job.student])
-            progress.update(task, advance=1, description=f"{job.student}" + (f": {problem}" if problem else ""))
+            said = f"{job.student}" + (f": {problem}" if problem else "")  # words of the student's: not markup
+            progress.update(task, advance=1, description=escape(said))
     own = {job.results for job in todo}
     for stray in set(out.glob("*.json")) - own:
         stray.unlink()

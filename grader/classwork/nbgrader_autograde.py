@@ -1,6 +1,10 @@
 """What `nbgrader autograde` needs to know about this course; nbgrader_config.py reads it.
 
-Two of nbgrader's defaults do not fit a course whose labs run the student's own module:
+Three of nbgrader's defaults do not fit a course whose labs run the student's own module:
+
+- autograde runs each lab in a kernel that is the instructor's own process, able to
+  read the solutions, the hidden tests and the gradebook: `WalledExecute` starts it
+  behind the wall instead (walled_kernel.py);
 
 - autograde copies every file of the source folder (solutions/<id>/) over the
   submission before running it, so each lab would run on the reference module and
@@ -18,7 +22,7 @@ import copy
 
 from nbgrader.api import MissingEntry
 from nbgrader.converters import Autograde
-from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
+from nbgrader.preprocessors import ClearHiddenTests, Execute, OverwriteCells
 
 from grader import course
 from grader.authoring import generate
@@ -49,6 +53,23 @@ class OverwriteReleasedCells(OverwriteCells):
         twin.source = source
         ClearHiddenTests(parent=self).preprocess_cell(twin, {}, 0)
         return twin.source
+
+
+class WalledExecute(Execute):
+    """nbgrader's Execute, starting each lab's kernel behind the wall (walled_kernel.py). nbgrader's own
+    Execute sets its kernel manager class when it is made, over any configuration: hence a subclass."""
+
+    def __init__(self, *args, **kwargs):
+        from grader.classwork.walled_kernel import WalledKernelManager
+
+        kwargs["kernel_manager_class"] = WalledKernelManager
+        super().__init__(*args, **kwargs)
+
+
+def autograde_preprocessors() -> list:
+    """Autograde's own steps, with Execute replaced by the class above."""
+    default = Autograde.class_traits()["autograde_preprocessors"].default()
+    return [WalledExecute if step is Execute else step for step in default]
 
 
 def sanitize_preprocessors() -> list:

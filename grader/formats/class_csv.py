@@ -21,6 +21,7 @@ class Student:
     scores: dict[str, float] = field(default_factory=dict)  # assignment -> points earned
     maxima: dict[str, float] = field(default_factory=dict)  # assignment -> points possible
     problem: str = ""  # why there is no grade, when there is none
+    unsealed: bool = False  # graded without the wall around student code (--unsealed): not to be trusted
     details: dict[str, str] = field(default_factory=dict)  # e.g. the graded commit, its date, the deadline
 
     @property
@@ -37,6 +38,7 @@ def read(path: Path) -> Student:
             student.scores[assignment] = student.scores.get(assignment, 0) + float(test["score"])
             student.maxima[assignment] = student.maxima.get(assignment, 0) + float(test["max_score"])
         student.problem = (document.get("extra_data") or {}).get("problem", "")
+        student.unsealed = bool((document.get("extra_data") or {}).get("unsealed"))
         if not document["tests"]:
             student.problem = document.get("output", "no tests were graded")
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -62,10 +64,11 @@ def write_csv(students: list[Student], path: Path) -> None:
     details = list(dict.fromkeys(key for s in students for key in s.details))
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["student", *assignments, "total", "max_score", *details, "problem"])
+        out.writerow(["student", *assignments, "total", "max_score", *details, "problem", "wall"])
         for s in students:
             out.writerow([s.name, *[number(s.scores.get(a, 0)) for a in assignments], number(s.total),
-                          number(sum(maxima.values())), *[s.details.get(key, "") for key in details], s.problem])
+                          number(sum(maxima.values())), *[s.details.get(key, "") for key in details], s.problem,
+                          "unsealed" if s.unsealed else "sealed"])
 
 
 def markdown(students: list[Student]) -> str:
@@ -75,6 +78,7 @@ def markdown(students: list[Student]) -> str:
              "|---|" + "---:|" * (len(assignments) + 1)]
     for s in students:
         cells = [f"{number(s.scores.get(a, 0))} / {number(s.maxima.get(a) or maxima[a])}" for a in assignments]
-        total = f"**{number(s.total)}**" + (f" ({cell(s.problem, 120)})" if s.problem else "")
+        total = f"**{number(s.total)}**" + (f" ({cell(s.problem, 120)})" if s.problem else "") \
+            + (" (unsealed)" if s.unsealed else "")
         lines.append(f"| {cell(s.name)} | " + " | ".join(cells) + f" | {total} |")
     return "\n".join(lines) + "\n"

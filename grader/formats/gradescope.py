@@ -17,10 +17,13 @@ _SHOWN = {"hidden": "are not shown here", "after_due_date": "are shown after the
           "after_published": "are shown when the grades are published"}
 
 
+UNSEALED = "unsealed"  # said on every result graded without the wall around student code
+
+
 def _tests(result: AssignmentResult, visibility: str) -> list[dict]:
     tests = []
     for test in result.tests:
-        output = test.spec.description
+        output = test.spec.description if result.sealed else f"[{UNSEALED}] {test.spec.description}"
         if not test.passed:
             output += f"\n\n{test.outcome.status}: {test.outcome.reason}".rstrip()
         tests.append({
@@ -53,16 +56,20 @@ def results_json(results: list[AssignmentResult], seconds: float, visibility: st
     tests, summary = [], []
     for result in results:
         if visibility == "visible":
-            summary.append(f"{result.assignment}: {number(result.score)} / {number(result.max_score)}")
+            summary.append(f"{result.assignment}: {number(result.score)} / {number(result.max_score)}"
+                           + ("" if result.sealed else f" ({UNSEALED})"))
             summary += [f"  {note}" for note in result.notes]
         else:
             tests.append(_check(result, visibility))
             summary.append(f"{result.assignment}: {tests[-1]['output'].splitlines()[0]}")
         tests += _tests(result, visibility)
-    return {
+    document = {
         "score": number(sum(a.score for a in results)),
         "max_score": number(sum(a.max_score for a in results)),
         "execution_time": round(seconds, 2),
         "output": "\n".join(summary),
         "tests": tests,
     }
+    if not all(result.sealed for result in results):
+        document["extra_data"] = {UNSEALED: True}  # Gradescope keeps extra_data without reading it
+    return document
