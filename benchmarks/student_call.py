@@ -8,7 +8,8 @@ the time it takes, and the CPU it uses on each side (the judge, this process wit
 its reader thread; the student process; the zygote and what it forks). On a busy
 machine the times grow with the load; the CPU figures are what a grading pays.
 A figure, not a test (timings depend on the machine). Run it with the project's
-Python (as root, student processes run as grader-student, as in grading):
+Python (student processes run behind the wall, as in grading: as root, as a uid of
+their own):
 
     .venv/bin/python benchmarks/student_call.py
 
@@ -29,8 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import course, lockdown
-from grader.student_process import CPUCLOCK_SCHED, Zygote, for_each
+import psutil
+
+from grader import course, lockdown, sandbox
+from grader.student_process import CPUCLOCK_SCHED, Zygote, box_of, for_each
 
 CALLS, PROCESSES, EACH = 2000, 40, 20_000
 
@@ -55,17 +58,17 @@ def main() -> int:
     spec = importlib.util.spec_from_file_location("squares", reference)
     squares = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(squares)
-    with tempfile.TemporaryDirectory(prefix="grader-student-", dir=lockdown.boxes()) as boxes:
+    with tempfile.TemporaryDirectory(prefix="grader-bench-") as boxes:
         box = Path(boxes, "bench")
         (box / "code").mkdir(parents=True)
         shutil.copy(reference, box / "code")
-        lockdown.hand_over(box)
-        Path(boxes).chmod(0o711)
+        sandbox.hand_over(box)
         started = time.perf_counter()
-        zygote = Zygote(lockdown.box(box, "squares"))
+        zygote = Zygote(box_of(box / "code", "squares"))
         process = zygote.spawn()
         process.start(timeout=60)
         first = time.perf_counter() - started
+        zygote_pid = psutil.Process(zygote.process.pid).children()[0].pid  # bwrap's one child: the zygote
         remote = process.module()
 
         def calls(function):
@@ -77,7 +80,7 @@ def main() -> int:
                 (f"per input of for_each(square_key, {EACH:,} inputs)",
                  *measured(lambda: for_each(remote.square_key, range(EACH)), EACH, process.pid))]
         process.end()
-        zygote_cpu = cpu_of(zygote.process.pid)
+        zygote_cpu = cpu_of(zygote_pid)
 
         def processes():
             for _ in range(PROCESSES):
@@ -87,12 +90,12 @@ def main() -> int:
 
         elapsed, judge, _ = measured(processes, PROCESSES)
         rows.append(("one fresh student process (fork, limits, import, end)", elapsed, judge,
-                     (cpu_of(zygote.process.pid) - zygote_cpu) / PROCESSES))
+                     (cpu_of(zygote_pid) - zygote_cpu) / PROCESSES))
         zygote.close()
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         rows.append(("the zygote and its first student process", first, None, None))
-    user = "grader-student" if lockdown.account() else "the grader's own user (not root)"
-    print(f"student processes run as {user}")
+    uid = lockdown.student_uid()
+    print(f"student processes run behind the wall as {f'uid {uid}' if uid else 'the grader own user (not root)'}")
     print(f"{'':<56} {'time':>10} {'judge CPU':>11} {'student CPU':>12}")
     for label, seconds, judge, student in rows:
         cpu = [f"{value * 1e6:9.1f} µs" if value is not None else " " * 12 for value in (judge, student)]
