@@ -22,6 +22,7 @@ class Student:
     maxima: dict[str, float] = field(default_factory=dict)  # assignment -> points possible
     problem: str = ""  # why there is no grade, when there is none
     details: dict[str, str] = field(default_factory=dict)  # e.g. the graded commit, its date, the deadline
+    tests: list[dict] = field(default_factory=list)  # the results file's tests, as written (for `grader report`)
 
     @property
     def total(self) -> float:
@@ -36,6 +37,7 @@ def read(path: Path) -> Student:
             assignment = test["name"].split("::", 1)[0]
             student.scores[assignment] = student.scores.get(assignment, 0) + float(test["score"])
             student.maxima[assignment] = student.maxima.get(assignment, 0) + float(test["max_score"])
+        student.tests = list(document["tests"])
         student.problem = (document.get("extra_data") or {}).get("problem", "")
         if not document["tests"]:
             student.problem = document.get("output", "no tests were graded")
