@@ -182,11 +182,12 @@ def cmd_classroom50(args) -> int:
     everything = course.available()
     try:
         folders = [classroom50.write(a, out, everything) for a in course.select(args.assignment)]
-    except (FileExistsError, release.LeakError) as exc:
-        return fail(BROKEN if isinstance(exc, release.LeakError) else USAGE, str(exc))
+    except (FileExistsError, ValueError, release.LeakError) as exc:
+        return fail(USAGE if isinstance(exc, FileExistsError) else BROKEN, str(exc))
     for folder in folders:
         [assignment] = course.select(folder.name)
         print(f"{folder}: template/, runtime.json, autograder/ (visible tests only: Classroom 50 publishes it)")
+        print(f"# {classroom50.budget(assignment)}")
         print(classroom50.teacher_commands(assignment, folder, args.org, args.classroom, args.due))
     return 0
 
