@@ -41,12 +41,11 @@ def table(result: AssignmentResult, verbose: bool = False) -> Table:
 
 def summary(results: list[AssignmentResult]) -> Table:
     """One row per assignment: its points, how many tests lost them, how long it took."""
-    t = Table(title="Assignments", title_justify="left", show_footer=len(results) > 1)
-    t.add_column("Assignment", footer="Total")
-    t.add_column("Points", justify="right", footer=f"{number(sum(r.score for r in results))} / "
-                                                   f"{number(sum(r.max_score for r in results))}")
+    t = Table(title="Assignments", title_justify="left")
+    t.add_column("Assignment")
+    t.add_column("Points", justify="right")
     t.add_column("Tests that lost points", justify="right")
-    t.add_column("Time", justify="right")  # no total: assignments may have been graded side by side
+    t.add_column("Time", justify="right")  # no total: assignments may be graded side by side
     for r in results:
         lost = len([test for test in r.tests if not test.passed])
         style = "green" if r.tests and not lost else "red" if lost else ""
@@ -65,7 +64,6 @@ def show(results: list[AssignmentResult], console: Console | None = None, verbos
         if verbose or result.notes or result.score < result.max_score:
             console.print()
     console.print(summary(results))
-    if len(results) > 1:
-        score = sum(r.score for r in results)
-        most = sum(r.max_score for r in results)
-        console.print(Text(f"Total: {number(score)} / {number(most)} points", style="bold"))
+    score = sum(r.score for r in results)
+    most = sum(r.max_score for r in results)
+    console.print(Text(f"Total: {number(score)} / {number(most)} points", style="bold"))
