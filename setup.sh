@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up of a course checkout on Debian or Ubuntu:
 # memcached (and iproute2) from apt when missing, then a virtual environment in .venv
-# with this project installed in it (editable, with the dev and notebooks extras).
+# with this project installed in it (editable, with the dev, notebooks and report extras),
+# and, for the dev extras only, Debian's chromium when missing (the report's self-test opens
+# the page in it; without it that test is skipped and says why).
 #
 # Run it as root, or as a user who may use sudo for apt-get. Afterwards
 # .venv/bin/grader and .venv/bin/pytest are ready to use.
@@ -74,8 +76,19 @@ fi
 # Reinstall only when the project's metadata changed since the last install.
 stamp=.venv/.installed-pyproject
 # SETUP_EXTRAS= (empty) installs only what grading needs: the grading workflow's jobs do.
-extras=${SETUP_EXTRAS-dev,notebooks}
+extras=${SETUP_EXTRAS-dev,notebooks,report}
 had=$(cat .venv/.installed-extras 2>/dev/null || echo dev,notebooks)
+
+# The self-tests open `grader report`'s page in a real browser: Debian's chromium, for a
+# developer's or CI's checkout (the dev extras) only, never for grading. Its test is skipped,
+# saying why, where it cannot be installed.
+case ",$extras," in
+  *,dev,*)
+    if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+      say "installing chromium (for the report's self-test)"
+      apt_install chromium || say "no chromium: the report's browser test will be skipped"
+    fi ;;
+esac
 if ! cmp -s pyproject.toml "$stamp" || [ "$had" != "$extras" ]; then
   say "installing the project into .venv${extras:+ (with $extras)}"
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"

@@ -5,6 +5,7 @@
   plan               check the deadline, read the roster, cut the class into batches (plan.json)
   fetch              fetch one batch's submissions at the deadline (the only step that needs the token)
   collect            total a folder of results files into one CSV (with --plan: every student of the plan)
+  report             the same rows as one HTML page: the class at a glance
   generate           make assignments/ (the skeletons) from solutions/
   release            build the student template (every assignment, with its preview workflow)
   classroom50        per assignment, what Classroom 50 takes: template, runtime file, preview autograder
@@ -72,7 +73,7 @@ def cmd_grade(args) -> int:
         return fail(NO_SERVICE, str(exc))
     except GradingError as exc:
         return fail(BROKEN, str(exc))
-    report.show(results)
+    report.show(results, verbose=args.verbose)
     if args.results:
         document = gradescope.results_json(results, time.monotonic() - started, args.visibility)
         _new(args.results).write_text(json.dumps(document, indent=2) + "\n")
@@ -104,21 +105,49 @@ def cmd_grade_class(args) -> int:
     return 0
 
 
-def cmd_collect(args) -> int:
+def _class_rows(args) -> tuple[list[class_csv.Student], str]:
+    """The class's rows (and their Markdown) from a folder of results files, or with --plan from the
+    workflow's artifacts; raises ValueError saying what is wrong."""
     folder = Path(args.results)
     if args.plan:  # every student of the plan, from the workflow's artifacts
         try:
             call = rollcall.collect(classplan.load(Path(args.plan)), folder)
         except (OSError, ValueError, KeyError) as exc:
-            return fail(USAGE, f"cannot read the plan {args.plan}: {exc}")
+            raise ValueError(f"cannot read the plan {args.plan}: {exc}") from None
         students, text = call.students, rollcall.summary(call)
     else:
         students = class_csv.collect(folder) if folder.is_dir() else []
         text = f"## Grades\n\n{class_csv.markdown(students)}\n"
     if not students:
-        return fail(USAGE, f"no results files (*.json) in {folder}")
+        raise ValueError(f"no results files (*.json) in {folder}")
+    return students, text
+
+
+def cmd_collect(args) -> int:
+    try:
+        students, text = _class_rows(args)
+    except ValueError as exc:
+        return fail(USAGE, str(exc))
     class_csv.write_csv(students, _new(args.csv))
     print(text)
+    if args.summary:
+        _append(args.summary, text)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from grader.classwork.overview import overview
+    from grader.formats import class_report
+    try:
+        students, _ = _class_rows(args)
+        view = overview(students)
+        page = class_report.html(view, args.title or "")
+    except (ValueError, class_report.ReportError) as exc:
+        return fail(USAGE if isinstance(exc, ValueError) else BROKEN, str(exc))
+    _new(args.out).write_text(page, encoding="utf-8")
+    text = class_report.headline(view, args.where or "")
+    print(text, end="")
+    print(f"report: {args.out}")
     if args.summary:
         _append(args.summary, text)
     return 0
@@ -153,11 +182,12 @@ def cmd_classroom50(args) -> int:
     everything = course.available()
     try:
         folders = [classroom50.write(a, out, everything) for a in course.select(args.assignment)]
-    except (FileExistsError, release.LeakError) as exc:
-        return fail(BROKEN if isinstance(exc, release.LeakError) else USAGE, str(exc))
+    except (FileExistsError, ValueError, release.LeakError) as exc:
+        return fail(USAGE if isinstance(exc, FileExistsError) else BROKEN, str(exc))
     for folder in folders:
         [assignment] = course.select(folder.name)
         print(f"{folder}: template/, runtime.json, autograder/ (visible tests only: Classroom 50 publishes it)")
+        print(f"# {classroom50.budget(assignment)}")
         print(classroom50.teacher_commands(assignment, folder, args.org, args.classroom, args.due))
     return 0
 
@@ -249,6 +279,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--summary", metavar="FILE", help="append a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
     g.add_argument("--title", help="a heading for the Markdown summary (e.g. the student's name)")
     g.add_argument("--unsealed", action="store_true", help=UNSEALED_HELP)
+    g.add_argument("-v", "--verbose", action="store_true",
+                   help="show every test in detail, not only those that lost points")
     g.set_defaults(run=cmd_grade)
 
     c = sub.add_parser("grade-class", help="grade every submission folder under a folder, in parallel")
@@ -270,6 +302,17 @@ def parser() -> argparse.ArgumentParser:
                                                   "not, with the graded commit, its date and the deadline")
     t.add_argument("--summary", metavar="FILE", help="append the table as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
     t.set_defaults(run=cmd_collect)
+
+    h = sub.add_parser("report", help="one HTML page: the class at a glance (scores, the most broken tests, "
+                                      "failures by rule, who has no grade, who pushed late)")
+    h.add_argument("results", metavar="DIR", help="a grade-class --out folder; with --plan, the workflow's artifacts")
+    h.add_argument("--plan", metavar="FILE", help="plan.json (grader plan): the rows `collect --plan` makes")
+    h.add_argument("--out", required=True, metavar="FILE.html", help="where the page goes (self-contained)")
+    h.add_argument("--title", help="the page's heading (default: The class at a glance)")
+    h.add_argument("--summary", metavar="FILE", help="append the headline numbers as Markdown "
+                                                     "(e.g. $GITHUB_STEP_SUMMARY)")
+    h.add_argument("--where", metavar="TEXT", help="a line after the headline numbers, saying where the page is")
+    h.set_defaults(run=cmd_report)
 
     s = sub.add_parser("generate", help="make assignments/<id>/ (the skeletons) from solutions/<id>/")
     s.add_argument("assignment", nargs="?", default="all", help="an assignment id, or 'all' (the default)")

@@ -335,3 +335,32 @@ def test_a_student_who_never_accepted_keeps_a_row(tmp_path):
     [larry] = [s for b in plan["batches"] for s in b["students"] if s["student"] == "late-larry"]
     entry = fetch.fetch_one(larry, plan, "/nowhere/{repository}", tmp_path)
     assert entry["problem"].startswith("no repository") and "never accepted" in entry["problem"]
+
+
+def test_a_classroom50_roster_with_pending_and_unlinked_rows_is_planned_and_collected_for_everyone(tmp_path):
+    """The web app's rows without an account get 0 and the reason; a teacher enrolled as a student too is
+    graded; a TA who is only staff is left out of the grades and named in the summary."""
+    fixture = ROOT / "tests" / "fixtures" / "rosters" / "classroom50-web-roster.csv"
+    assert classplan.main([str(fixture), "--assignment", ID, "--deadline", DEADLINE, "--classroom50",
+                           "my-org/cq-fall", "--out", str(tmp_path / "plan.json")]) == 0
+    plan = classplan.load(tmp_path / "plan.json")
+    repos = tmp_path / "repos"
+    for who in ("ada-l", "prof-x", "alan-t"):  # prof-x accepted the assignment as a student; ta-tom did not
+        student_repo(repos / "my-org" / f"cq-fall-{ID}-{who}.git", [(BEFORE, "# work\n")])
+    artifacts = tmp_path / "artifacts"
+    for batch in plan["batches"]:
+        name = batch["batch"]
+        assert fetch.main(["--plan", str(tmp_path / "plan.json"), "--batch", name, "--out",
+                           str(artifacts / f"manifest-{name}"), "--source", f"{repos}/{{repository}}.git"]) == 0
+        (artifacts / f"results-{name}").mkdir()
+        for folder in (artifacts / f"manifest-{name}" / "submissions").glob("*"):
+            (artifacts / f"results-{name}" / f"{folder.name}.json").write_text(json.dumps(prepared(4)))
+    call = rollcall.collect(plan, artifacts)
+    rows = {s.name: s for s in call.students}
+    assert set(rows) == {"ada-l", "prof-x", "alan-t", "pending_example.edu", "Grace_Hopper", "Octo_Fez",
+                         "Mallory_Tables"}
+    assert rows["ada-l"].total == rows["prof-x"].total == 4 and not rows["prof-x"].problem
+    for name in ("pending_example.edu", "Grace_Hopper", "Octo_Fez", "Mallory_Tables"):
+        assert rows[name].total == 0 and rows[name].problem.startswith("no GitHub"), rows[name]
+    assert call.staff == ["ta-tom (ta)"]
+    assert "ta-tom (ta)" in rollcall.summary(call) and "invitation to pending@example.edu" in rollcall.summary(call)

@@ -151,3 +151,55 @@ def test_the_printed_commands_register_the_assignment(built):
     assert f"gh teacher assignment add my-org cq-fall {a.id} " in text
     assert f"--runtime {built / a.id}/runtime.json --submission-mode tag" in text
     assert f"cq-fall/autograders/{a.id}" in text
+
+
+# -- Classroom 50's grading job stops at 15 minutes ----------------------------------------------------
+
+def test_every_bundles_worst_case_fits_the_grading_job_with_room_to_spare(built):
+    for id in ASSIGNMENTS:
+        limits = classroom50.budget(assignment(id))
+        assert limits.job == 15 * 60 and limits.spare >= classroom50.SPARE_SECONDS, str(limits)
+        assert limits.runner + limits.worst + limits.spare == limits.job
+        config = json.loads((built / id / "autograder" / "assignment.json").read_text())
+        assert config["install_timeout"] + config["timeout"] == limits.worst  # what autograder.py keeps to
+        assert config["test_timeout"] * limits.tests == config["timeout"]
+
+
+def test_the_budget_counts_the_tests_pytest_runs():
+    """Counted from the visible tests' source, as pytest collects them (a parametrized case counts once each)."""
+    files = [str(p) for id in ASSIGNMENTS for p in classroom50.visible_tests(assignment(id))]
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", "-n", "0",
+                           "-p", "no:cacheprovider", *files], capture_output=True, text=True, timeout=120,
+                          cwd=course.ROOT)
+    collected = [line for line in done.stdout.splitlines() if "::" in line]
+    assert collected, done.stdout + done.stderr
+    for id in ASSIGNMENTS:
+        assert classroom50.visible_count(assignment(id)) == sum(f"/{id}/" in line for line in collected), id
+
+
+def test_an_assignment_that_cannot_fit_is_refused_saying_what_to_change(monkeypatch, tmp_path):
+    a = assignment(ASSIGNMENTS[-1])
+    monkeypatch.setattr(classroom50, "visible_count", lambda _: 40)
+    with pytest.raises(ValueError, match="does not fit Classroom 50's grading job.*fewer visible tests"):
+        classroom50.write(a, tmp_path, course.available())
+    assert not (tmp_path / a.id).exists()
+
+
+def test_a_preview_that_runs_out_of_time_scores_what_finished_and_says_so(built, tmp_path):
+    id = ASSIGNMENTS[0]
+    bundle = tmp_path / "autograder"
+    shutil.copytree(built / id / "autograder", bundle)
+    config = json.loads((bundle / "assignment.json").read_text())
+    (bundle / "assignment.json").write_text(json.dumps({**config, "install_timeout": 0, "timeout": 6}))
+    a = assignment(id)
+    module = (a.solution_dir / a.module).read_text().replace(
+        "def fetch_square(", "def fetch_square(*args, **kwargs):\n    import time\n    time.sleep(120)\n\n\n"
+                             "def _fetch_square(", 1)
+    checkout = _checkout(built, id, tmp_path)
+    (checkout / "assignments" / id / a.module).write_text(module)
+    done = _autograde(bundle, checkout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = _valid_result(checkout)
+    assert 0 < document["score"] < document["max-score"]  # the test before the hang was scored
+    body = (checkout / "release-body.md").read_text()
+    assert "ran out of this preview's time" in body and "15 minutes" in body

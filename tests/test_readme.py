@@ -313,6 +313,8 @@ def test_every_console_block_runs_as_written_and_does_what_it_says(tmp_path):
     with open(grades / ID / "hidden-tests.csv") as f:
         hidden = {row["student"]: float(row[ID]) for row in csv.DictReader(f)}
     assert hidden["ada"] > hidden["cy"] > hidden["bob"] == 0
+    page = (grades / f"{ID}.html").read_text()  # grader report: the same three students, a histogram
+    assert all(f"<td>{student}</td>" in page for student in STUDENTS) and "data:image/png;base64," in page
     with open(grades / "gradebook.csv") as f:
         rows = list(csv.DictReader(f))
     assert sorted(row["student"] for row in rows) == sorted(STUDENTS), "one row per rostered student, no one else"

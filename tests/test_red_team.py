@@ -364,7 +364,7 @@ def _students_processes() -> list[psutil.Process]:
 
 def _outputs(result) -> str:
     console = Console(file=io.StringIO(), width=200)
-    report.show([result], console)
+    report.show([result], console, verbose=True)
     return console.file.getvalue() + json.dumps(gradescope.results_json([result], 1.0))
 
 

@@ -87,3 +87,40 @@ def test_the_committed_roster_names_nobody_and_says_what_to_write():
     """A made-up student in the committed roster would reach every gradebook and CSV."""
     with pytest.raises(RosterError, match="add one row per student.*roster.example.csv"):
         read(ROOT / "classroom" / "roster.csv")
+
+
+# -- Classroom 50's web app writes rows that have no GitHub account yet ---------------
+
+WEB = FIXTURES / "classroom50-web-roster.csv"
+
+
+def test_rows_without_a_github_account_are_planned_with_the_reason_and_the_others_as_usual():
+    students = {s["student"]: s for s in read(WEB, **CLASSROOM50, unaccepted=True)}
+    assert students["ada-l"] == {"student": "ada-l", "repository": "my-org/cq-fall-01-cache-aside-ada-l"}
+    assert students["alan-t"]["repository"] == "my-org/cq-fall-01-cache-aside-alan-t"  # role '' is a student
+    reasons = {name: s.get("problem", "") for name, s in students.items() if not s["repository"]}
+    assert set(reasons) == {"pending_example.edu", "Grace_Hopper", "Octo_Fez", "Mallory_Tables"}
+    assert all(why.startswith("no GitHub") for why in reasons.values()), reasons
+    assert "invitation to pending@example.edu is still pending" in reasons["pending_example.edu"]
+    assert "unlinked" in reasons["Grace_Hopper"] and "github_id 4242" in reasons["Octo_Fez"]
+
+
+def test_staff_rows_are_kept_with_their_role_since_staff_may_be_enrolled_as_students_too():
+    students = {s["student"]: s for s in read(WEB, **CLASSROOM50, unaccepted=True)}
+    assert students["prof-x"]["role"] == "teacher" and students["ta-tom"]["role"] == "ta"
+    assert students["prof-x"]["repository"] == "my-org/cq-fall-01-cache-aside-prof-x"
+    assert not any("staff-invite" in name for name in students)  # staff invited by email: no account yet
+
+
+def test_the_matrix_leaves_out_rows_without_a_repository_and_says_why(capsys):
+    assert [s["student"] for s in read(WEB, **CLASSROOM50)] == ["ada-l", "alan-t"]
+    said = capsys.readouterr().err
+    assert said.count("left out") == 4 and "invitation to pending@example.edu is still pending" in said
+
+
+def test_a_malformed_username_costs_only_its_own_row(tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text("username,first_name,last_name,email,section,github_id,role\nada-l,,,,,,\nbad name!,,,,,,\n")
+    students = read(path, **CLASSROOM50, unaccepted=True)
+    assert students[0]["repository"] and not students[1]["repository"]
+    assert "must be a GitHub login" in students[1]["problem"]

@@ -214,3 +214,33 @@ def test_the_course_artifact_grades_every_assignment_without_solutions(tmp_path)
                            "*[a.id for a in course.available()])"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})
     assert done.stdout.split() == [str(tmp_path), *[a.id for a in course.available()]], done.stderr
+
+
+def test_collect_attaches_the_class_report_and_puts_its_headline_in_the_summary():
+    steps = _grade_workflow()["jobs"]["collect"]["steps"]
+    runs = [str(s.get("run", "")) for s in steps]
+    install = next(r for r in runs if "pip install" in r)
+    assert "./course[report]" in install  # matplotlib and Jinja2, which grading itself never needs
+    report = next(r for r in runs if "grader report" in r)
+    assert "--plan course/plan.json" in report and '--summary "$GITHUB_STEP_SUMMARY"' in report
+    assert runs.index(report) > runs.index(next(r for r in runs if "grader collect" in r))
+    out = report.split("--out ")[1].split()[0].strip('"').replace("$ASSIGNMENT", "*")
+    uploads = [s["with"]["path"] for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact")]
+    assert out in uploads, (out, uploads)
+
+
+def test_the_course_artifact_can_draw_the_report(tmp_path):
+    """The page's template travels with grader/: the collect job renders it from the course artifact alone."""
+    steps = _grade_workflow()["jobs"]["plan"]["steps"]
+    kept = next(s for s in steps if s.get("with", {}).get("name") == "course")["with"]["path"].split()
+    assert "grader/" in kept
+    shutil.copytree(ROOT / "grader", tmp_path / "grader", ignore=shutil.ignore_patterns("__pycache__", "hidden"))
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "ada.json").write_text('{"tests": [{"name": "01-cache-aside::test_x", "score": 1, "max_score": 2, '
+                                      '"status": "failed", "output": "x\\n\\nfailed: no"}]}')
+    done = subprocess.run([sys.executable, "-m", "grader", "report", str(results), "--out", str(tmp_path / "r.html")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path), "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert "1 student graded" in (tmp_path / "r.html").read_text()

@@ -93,7 +93,8 @@ def grade_one(job: Job, name: str, limit: float, slot: int = 1,
     """
     private = Path(tempfile.mkdtemp(prefix="grader-results-"))  # 0700: not the student's TMPDIR
     command = [sys.executable, "-m", "grader", "grade", name, "--submission", str(job.folder),
-               "--results", str(private / "results.json"), *(["--unsealed"] if unsealed else [])]
+               "--results", str(private / "results.json"), "--verbose",  # its log is every test, to hand back
+               *(["--unsealed"] if unsealed else [])]
     scratch = tempfile.mkdtemp(prefix=f"grader-{job.student}-")  # removed even if grading is killed
     env = {**os.environ, "COLUMNS": "120", "TMPDIR": scratch, lockdown.SLOT_ENV: str(slot),
            lockdown.NETWORK_ENV: "1"}

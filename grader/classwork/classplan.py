@@ -111,6 +111,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m grader.classwork.
                        "job-minutes": str(plan["job_minutes"])}
             print(f"classplan: {len(students)} students in {len(plan['batches'])} jobs of at most "
                   f"{len(plan['batches'][0]['students'])}, {plan['job_minutes']} min each; deadline {plan['deadline']}")
+            for entry in students:
+                if not entry["repository"]:
+                    print(f"classplan: {entry['student']}: no grade to come, a row with the reason: "
+                          f"{entry.get('problem') or 'no repository (the assignment was never accepted)'}")
     except (ValueError, OSError, course.UnknownAssignment) as exc:
         print(f"classplan: {exc}", file=sys.stderr)
         status = 1

@@ -134,7 +134,8 @@ def fetch_one(entry: dict, plan: dict, source: str, out: Path, push_times: bool 
     record = {**entry, "commit": "", "committed_at": "", "deadline": plan["deadline"],
               "submissions": plan["submissions"], "problem": ""}
     if not entry.get("repository"):
-        return {**record, "problem": "no repository: the roster names none (the assignment was never accepted)"}
+        return {**record, "problem": entry.get("problem")
+                or "no repository: the roster names none (the assignment was never accepted)"}
     with tempfile.TemporaryDirectory(prefix="fetch-") as scratch:
         repo = Path(scratch) / "repo.git"
         try:

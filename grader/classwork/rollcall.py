@@ -6,15 +6,18 @@ The collecting job downloads each artifact into a folder of its own:
 it accepts only `<student>.json` of that batch's own students, so a file a submission
 dropped in a classmate's name, or into another batch's folder, is never read. The
 commit, its date and the deadline come from the fetch's manifest, never from the
-grading job.
+grading job. A Classroom 50 staff row (kept by the roster because staff may be enrolled
+as students too) whose fetch found no repository is left out of the rows and named in the
+summary: that member is staff only.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from grader.classwork.roster import STAFF_ROLES
 from grader.formats import class_csv
 from grader.formats.markdown import cell
 
@@ -25,6 +28,12 @@ DETAILS = ("repository", "commit", "committed_at", "pushed_at", "deadline")
 class Rollcall:
     students: list[class_csv.Student]
     ignored: list[str]  # files in results folders that no student of that batch owns
+    staff: list[str] = field(default_factory=list)  # staff rows of the roster that hold no student repository
+
+
+def _staff_only(entry: dict, fetched: dict | None) -> bool:
+    """A teacher or TA of a Classroom 50 roster who turned out not to be enrolled as a student too."""
+    return entry.get("role") in STAFF_ROLES and bool(fetched) and fetched["problem"].startswith("no repository")
 
 
 def _manifest(folder: Path, batch: str) -> dict[str, dict]:
@@ -53,17 +62,21 @@ def _row(entry: dict, fetched: dict | None, results: Path, batch: str) -> class_
 
 
 def collect(plan: dict, folder: Path) -> Rollcall:
-    students, ignored = [], []
+    students, ignored, staff = [], [], []
     for batch in plan["batches"]:
         name = batch["batch"]
         fetched, results = _manifest(folder, name), folder / f"results-{name}"
         own = {entry["student"] for entry in batch["students"]}
-        students += [_row(entry, fetched.get(entry["student"]) if fetched else None, results, name)
-                     for entry in batch["students"]]
+        for entry in batch["students"]:
+            mine = fetched.get(entry["student"]) if fetched else None
+            if _staff_only(entry, mine):
+                staff.append(f"{entry['student']} ({entry['role']})")
+            else:
+                students.append(_row(entry, mine, results, name))
         if results.is_dir():
             ignored += [str(p.relative_to(folder)) for p in sorted(results.rglob("*"))
                         if p.is_file() and not (p.parent == results and p.suffix == ".json" and p.stem in own)]
-    return Rollcall(students, ignored)
+    return Rollcall(students, ignored, staff)
 
 
 def _instant(text: str) -> datetime:
@@ -87,6 +100,9 @@ def summary(rollcall: Rollcall) -> str:
         text += f"### Committed before the deadline, pushed after it ({len(late)}): graded all the same\n\n"
         text += "".join(f"- {cell(s.name)}: committed {s.details['committed_at']}, pushed "
                         f"{s.details['pushed_at']}\n" for s in late) + "\n"
+    if rollcall.staff:
+        text += (f"### Staff on the roster without a student repository ({len(rollcall.staff)}): left out\n\n"
+                 + "".join(f"- {cell(s)}\n" for s in rollcall.staff) + "\n")
     if rollcall.ignored:
         text += f"### Ignored ({len(rollcall.ignored)}): files no student of that batch owns\n\n"
         text += "".join(f"- `{cell(p)}`\n" for p in rollcall.ignored[:50]) + "\n"

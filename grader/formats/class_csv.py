@@ -23,6 +23,7 @@ class Student:
     problem: str = ""  # why there is no grade, when there is none
     unsealed: bool = False  # graded without the wall around student code (--unsealed): not to be trusted
     details: dict[str, str] = field(default_factory=dict)  # e.g. the graded commit, its date, the deadline
+    tests: list[dict] = field(default_factory=list)  # the results file's tests, as written (for `grader report`)
 
     @property
     def total(self) -> float:
@@ -37,6 +38,7 @@ def read(path: Path) -> Student:
             assignment = test["name"].split("::", 1)[0]
             student.scores[assignment] = student.scores.get(assignment, 0) + float(test["score"])
             student.maxima[assignment] = student.maxima.get(assignment, 0) + float(test["max_score"])
+        student.tests = list(document["tests"])
         student.problem = (document.get("extra_data") or {}).get("problem", "")
         student.unsealed = bool((document.get("extra_data") or {}).get("unsealed"))
         if not document["tests"]:

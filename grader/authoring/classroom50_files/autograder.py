@@ -26,12 +26,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCHEMA = "classroom50/result/v1"
 IMPORTS = ("pytest", "pytest_timeout", "hypothesis", "pymemcache", "zmq", "mirakuru")
+GRACE = 15  # seconds an interrupted pytest has to write its report
 
 
 def manifest(tests: Path) -> list[str]:
@@ -68,19 +70,29 @@ def stage(work: Path, config: dict, student: Path | None) -> Path:
     return tests
 
 
-def run_pytest(work: Path, config: dict, report: Path) -> str:
-    """Run the visible tests; '' when pytest ran, else why not. Bounded: a hang costs the tests, not the job."""
+def run_pytest(work: Path, config: dict, report: Path, seconds: float) -> str:
+    """Run the visible tests for at most `seconds`; '' when pytest finished, else what stopped it.
+
+    Bounded, so that Classroom 50's grading job (stopped at `job_minutes`, with nothing
+    published) always gets a result.json: at the end of the time pytest is interrupted
+    first, so that it still writes the report of the tests that finished.
+    """
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(work),
                "-c", str(work / "pytest.ini"), "-o", f"timeout={config['test_timeout']}",
                f"--junitxml={report}", config["id"]]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTHONPATH")}
     process = subprocess.Popen(command, cwd=work, env=env, start_new_session=True)
     try:
-        process.wait(timeout=config["timeout"])
+        process.wait(timeout=max(seconds, 1))
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        return f"the visible tests took longer than {config['timeout']} s and were stopped"
+        process.send_signal(signal.SIGINT)  # pytest stops and still writes the report of what finished
+        try:
+            process.wait(timeout=GRACE)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        return (f"The visible tests ran out of this preview's time ({seconds:.0f} s: Classroom 50 stops its "
+                f"grading job at {config['job_minutes']} minutes) and were stopped; those that finished are scored.")
     finally:
         try:
             os.killpg(process.pid, signal.SIGKILL)  # anything the tests left running
@@ -135,22 +147,26 @@ def release_body(document: dict, config: dict, note: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def install_missing() -> str:
-    """The test tools, when the runner's Python lacks them; '' when all are there."""
+def install_missing(seconds: float) -> str:
+    """The test tools, when the runner's Python lacks them, within `seconds`; '' when all are there."""
     if all(importlib.util.find_spec(name) for name in IMPORTS):
         return ""
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(HERE / "requirements.txt")],
-                          timeout=600)
+    try:
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(HERE / "requirements.txt")],
+                              timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return f"pip could not install the test tools within {seconds:.0f} s (the preview's share of the job)"
     return "" if done.returncode == 0 else "pip could not install the test tools (see the log above)"
 
 
 def main() -> int:
+    started = time.monotonic()
     config = json.loads((HERE / "assignment.json").read_text())
     if "memcached" in config["services"] and not shutil.which("memcached"):
         print("::error::memcached is not on PATH: the assignment's runtime must list apt: [\"memcached\"] "
               "(made by `grader classroom50`)", file=sys.stderr)
         return 1
-    problem = install_missing()
+    problem = install_missing(config["install_timeout"])
     if problem:
         print(f"::error::{problem}", file=sys.stderr)
         return 1
@@ -162,12 +178,13 @@ def main() -> int:
         work = Path(scratch)
         report = work / "report.xml"
         stage(work, config, student)
-        note = note or run_pytest(work, config, report)
+        left = config["install_timeout"] + config["timeout"] - (time.monotonic() - started)  # unused install time too
+        note = note or run_pytest(work, config, report, left)
         passed = outcomes(report)
     document = result(config, passed, names)
     (checkout / "result.json").write_text(json.dumps(document, indent=2) + "\n")
     (checkout / "release-body.md").write_text(release_body(document, config, note))
-    print(f"preview score: {document['score']}/{document['max-score']}")
+    print(f"preview score: {document['score']}/{document['max-score']}" + (f"\n{note}" if note else ""))
     return 0
 
 
