@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up of a course checkout on Debian or Ubuntu:
-# memcached (and iproute2) from apt when missing, then a virtual environment in .venv
+# memcached, bubblewrap (and iproute2, iptables) from apt when missing, then a virtual environment in .venv
 # with this project installed in it (editable, with the dev, notebooks and report extras),
 # and, for the dev extras only, Debian's chromium when missing (the report's self-test opens
 # the page in it; without it that test is skipped and says why).
@@ -51,26 +51,19 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 
-# As root, student code is graded as a user of its own, which may not read this
-# checkout (hidden tests, solutions, .venv) and reaches loopback only (see
-# grader/lockdown.py; the grader adds the iptables rule itself when it is missing).
-if [ "$(id -u)" -eq 0 ]; then
-  if ! id grader-student >/dev/null 2>&1; then
-    say "creating the user grader-student, which student code runs as"
-    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin grader-student
-  fi
-  chmod o-rwx .
-  if ! PATH="$PATH:/usr/sbin:/sbin" command -v iptables >/dev/null 2>&1; then
-    say "installing iptables"
-    apt_install iptables || say "no iptables: student code will not be kept to loopback"
-  fi
-  for rule in "iptables 127.0.0.0/8" "ip6tables ::1/128"; do
-    set -- $rule
-    args=(OUTPUT -m owner --uid-owner grader-student ! -d "$2" -j REJECT)
-    PATH="$PATH:/usr/sbin:/sbin" "$1" -w 5 -C "${args[@]}" 2>/dev/null \
-      || PATH="$PATH:/usr/sbin:/sbin" "$1" -w 5 -I "${args[@]}" 2>/dev/null \
-      || say "$1 refused the loopback-only rule for grader-student"
-  done
+# Student code runs behind a wall that bubblewrap builds (see grader/wall.py): grading
+# refuses without it (unless told --unsealed).
+if ! command -v bwrap >/dev/null 2>&1; then
+  say "installing bubblewrap (the sandbox around student code)"
+  apt_install bubblewrap || say "no bubblewrap: grading will refuse to run student code (see docs/instructors.md)"
+fi
+
+# As root with memcached given from outside (MEMCACHED_SERVERS: service containers), student
+# code shares the machine's network, and an iptables rule keeps it on loopback (grader/lockdown.py
+# adds it when it grades); every other grading has a network namespace of its own.
+if [ "$(id -u)" -eq 0 ] && ! PATH="$PATH:/usr/sbin:/sbin" command -v iptables >/dev/null 2>&1; then
+  say "installing iptables"
+  apt_install iptables || say "no iptables: grading with MEMCACHED_SERVERS set will refuse (see docs/instructors.md)"
 fi
 
 # Reinstall only when the project's metadata changed since the last install.

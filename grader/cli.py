@@ -204,7 +204,7 @@ def cmd_release_solutions(args) -> int:
 def cmd_gradescope_bundle(args) -> int:
     assignment = one_assignment(args.assignment, "a Gradescope bundle grades one")
     try:
-        names = bundle.build(assignment, Path(args.out), args.visibility)
+        names = bundle.build(assignment, Path(args.out), args.visibility, args.unsealed)
     except release.LeakError as exc:
         return fail(BROKEN, str(exc))
     print(f"{args.out}: {len(names)} files (upload it as the autograder of a Gradescope assignment); "
@@ -343,6 +343,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--visibility", choices=gradescope.VISIBILITIES, default="after_due_date",
                    help="when students see each test's result and their score (default: after_due_date; "
                         "whether their module was found and imports, they always see at once)")
+    b.add_argument("--unsealed", action="store_true", help="grade without the wall around student code, where "
+                   "Gradescope's container allows no namespace (every result then says 'unsealed')")
     b.set_defaults(run=cmd_gradescope_bundle)
 
     book = sub.add_parser("gradebook", help="nbgrader's gradebook: hidden-test scores beside the notebooks'")

@@ -65,7 +65,7 @@ def test_the_bundle_holds_the_scripts_the_grader_and_no_solution(autograder, tmp
         assert subprocess.run(["bash", "-n", str(source / script)]).returncode == 0
         text = (source / script).read_text()
         assert "/autograder/source" not in text and "${AUTOGRADER_ROOT:-/autograder}" in text
-    assert (source / "gradescope.env").read_text() == f"ASSIGNMENT={A.id}\nVISIBILITY=after_due_date\n"
+    assert (source / "gradescope.env").read_text() == f"ASSIGNMENT={A.id}\nVISIBILITY=after_due_date\nUNSEALED=\n"
     names = [p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file()]
     assert any(n.startswith(f"grader/hidden/{A.id}/test_") for n in names)
     assert not [n for n in names if n.startswith(("assignments/", "tests/", "grader/hidden/02"))
@@ -124,3 +124,13 @@ def test_visibility_is_an_option_of_the_bundle(autograder, tmp_path):
     wrong = subprocess.run([sys.executable, "-m", "grader", "gradescope-bundle", A.id, "--out",
                             str(tmp_path / "x.zip"), "--visibility", "sometimes"], capture_output=True, text=True)
     assert wrong.returncode == 2 and "after_published" in wrong.stderr
+
+
+def test_an_unsealed_bundle_grades_without_the_wall_and_says_so(autograder, tmp_path):
+    """For a Gradescope container that allows no namespace: the instructor's explicit choice, on every result."""
+    done = subprocess.run([sys.executable, "-m", "grader", "gradescope-bundle", A.id, "--out",
+                           str(tmp_path / "unsealed.zip"), "--unsealed"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    results = autograder({"squares.py": REFERENCE}, zip_of=tmp_path / "unsealed.zip")
+    assert results["score"] == results["max_score"] > 0 and results["extra_data"] == {"unsealed": True}
+    assert "unsealed: student code ran without the wall" in check_of(results)["output"]

@@ -20,12 +20,14 @@ SCRIPTS = Path(__file__).with_name("gradescope")
 EXECUTABLE = ("setup.sh", "run_autograder")
 
 
-def contents(assignment: Assignment, visibility: str) -> dict[str, bytes]:
-    """Every file of the bundle, by its path in the .zip."""
+def contents(assignment: Assignment, visibility: str, unsealed: bool = False) -> dict[str, bytes]:
+    """Every file of the bundle, by its path in the .zip; `unsealed`: it grades without the wall around
+    student code (where Gradescope's container allows no namespace), and every result says so."""
     if visibility not in VISIBILITIES:
         raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
     files = {name: (SCRIPTS / name).read_bytes() for name in EXECUTABLE}
-    files["gradescope.env"] = f"ASSIGNMENT={assignment.id}\nVISIBILITY={visibility}\n".encode()
+    files["gradescope.env"] = (f"ASSIGNMENT={assignment.id}\nVISIBILITY={visibility}\n"
+                               f"UNSEALED={'1' if unsealed else ''}\n").encode()
     files["pyproject.toml"] = (ROOT / "pyproject.toml").read_bytes()
     files["README.md"] = (ROOT / "README.md").read_bytes()
     for path in sorted((ROOT / "grader").rglob("*")):
@@ -55,9 +57,10 @@ def leaks(files: dict[str, bytes], assignment: Assignment) -> list[str]:
         return scan(Path(folder), [assignment], hidden=True)
 
 
-def build(assignment: Assignment, zip_path: Path, visibility: str = "after_due_date") -> list[str]:
+def build(assignment: Assignment, zip_path: Path, visibility: str = "after_due_date",
+          unsealed: bool = False) -> list[str]:
     """Write the bundle to `zip_path`; raises release.LeakError, writing nothing, if a solution line is in it."""
-    files = contents(assignment, visibility)
+    files = contents(assignment, visibility, unsealed)
     refuse(leaks(files, assignment), "the Gradescope bundle")
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as z:

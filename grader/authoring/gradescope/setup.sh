@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image, with this
 # bundle unpacked in $AUTOGRADER_ROOT/source (AUTOGRADER_ROOT: /autograder unless set).
-# It installs memcached and iproute2 when missing, and the grader into source/.venv.
+# It installs memcached, bubblewrap (the wall around student code), iproute2 and iptables when
+# missing, and the grader into source/.venv.
 #
 # Python: the grader needs 3.11 or newer. Gradescope's default base image is Ubuntu
 # 22.04, whose python3 is 3.10; the older images still on offer (18.04, 20.04) have 3.6
@@ -27,12 +28,10 @@ apt_install() {
 
 command -v memcached >/dev/null 2>&1 || apt_install memcached
 PATH="$PATH:/usr/sbin:/sbin" command -v ip >/dev/null 2>&1 || apt_install iproute2
-# Student code runs as a user of its own, kept to loopback, that may not read the
-# autograder (grader/lockdown.py adds the iptables rule when it grades).
+# Student code runs behind bubblewrap's wall, on a loopback of its own (grader/wall.py,
+# grader/lockdown.py: iptables keeps it on loopback where no network namespace can be made).
+command -v bwrap >/dev/null 2>&1 || apt_install bubblewrap
 PATH="$PATH:/usr/sbin:/sbin" command -v iptables >/dev/null 2>&1 || apt_install iptables
-id grader-student >/dev/null 2>&1 \
-  || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin grader-student
-chmod o-rwx "$root/source"
 
 new_venv() { rm -rf .venv && "$1" -m venv .venv >/dev/null 2>&1; }
 
