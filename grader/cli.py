@@ -94,6 +94,9 @@ def cmd_grade_class(args) -> int:
         print(f"grader: {harness.SERVERS_ENV} is set, and gradings running side by side would empty each "
               "other's servers: grading one student at a time", file=sys.stderr)
         jobs = 1
+    if not args.unsealed and (problem := pipeline.class_seal_problem()):  # before anyone is graded
+        return fail(BROKEN, f"{problem}\nTo grade without the wall anyway, give --unsealed: every result then "
+                            "says 'unsealed'.")
     out = Path(args.out)
     students = classgrade.grade_class(args.assignment, assignments, submissions, out, jobs, args.timeout,
                                       unsealed=args.unsealed)

@@ -140,12 +140,14 @@ def confine_network(uid: int) -> bool:
 
 
 def machine_network_problem() -> str | None:
-    """Grading on the machine's own network (servers given from outside): what keeps student code on
-    loopback there, or why nothing can."""
+    """Grading on the machine's own network (servers given from outside, or no namespace to be had): what
+    keeps student code on loopback there, or why nothing can."""
+    why = ("MEMCACHED_SERVERS is set" if os.environ.get("MEMCACHED_SERVERS", "").strip()
+           else "no network namespace can be made here")
     if not root():
-        return ("student code would share the machine's network (MEMCACHED_SERVERS is set), and only root "
-                "can keep it on loopback there: grade as root, or unset MEMCACHED_SERVERS")
+        return (f"student code would share the machine's network ({why}), and only root can keep it on "
+                "loopback there: grade as root, or unset MEMCACHED_SERVERS")
     if not confine_network(student_uid()):
-        return ("student code would share the machine's network (MEMCACHED_SERVERS is set), and iptables "
-                "is missing or refused the rule that keeps it on loopback: install iptables")
+        return (f"student code would share the machine's network ({why}), and iptables is missing or refused "
+                "the rule that keeps it on loopback: install iptables")
     return None

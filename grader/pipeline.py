@@ -101,6 +101,17 @@ def seal_problem(groups: list[schedule.Group]) -> str | None:
     return None
 
 
+def class_seal_problem() -> str | None:
+    """What keeps grade-class from walling in any student here (each slot grades in a network of its own,
+    or with servers given, on the machine's, kept to loopback by iptables), or None."""
+    given = bool(os.environ.get(harness.SERVERS_ENV, "").strip())
+    if (problem := wall.problem(lockdown.root())) is not None:
+        return problem
+    if given or not lockdown.may_have_own_network():
+        return lockdown.machine_network_problem()
+    return None
+
+
 def grade(assignments: list[Assignment], folder: Path, limits: Limits = Limits(),
           only: Callable[[TestSpec], bool] | None = None, unsealed: bool = False) -> list[AssignmentResult]:
     """Grade `folder` for each assignment, side by side when that is safe (schedule.py); results in the

@@ -57,3 +57,16 @@ def test_a_class_of_reference_skeleton_broken_and_hanging(tmp_path):
     assert hanging["max_score"] == full and all(t["score"] == 0 for t in hanging["tests"])
     assert "could not be imported" in json.loads((out / "cy.json").read_text())["output"]
     assert (out / "ada.log").read_text().count("passed") > 10  # the table each student can be given
+
+
+def test_a_class_is_not_graded_at_all_where_no_wall_can_be_built(tmp_path):
+    """No bubblewrap: grade-class refuses before grading anyone, rather than giving every student 0."""
+    (tmp_path / "submissions" / "ada").mkdir(parents=True)
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    (bare / "memcached").symlink_to(shutil.which("memcached"))
+    done = subprocess.run([sys.executable, "-m", "grader", "grade-class", ASSIGNMENTS[0], "--submissions",
+                           str(tmp_path / "submissions"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, env={**os.environ, "PATH": str(bare)}, timeout=120)
+    assert done.returncode == 4 and "bwrap is not installed" in done.stderr
+    assert not (tmp_path / "out").exists()

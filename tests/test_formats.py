@@ -39,6 +39,7 @@ def test_class_csv_totals_results_files(tmp_path):
     class_csv.write_csv(students, tmp_path / "grades.csv")
     with open(tmp_path / "grades.csv") as f:
         rows = list(csv.DictReader(f))
-    assert rows[0] == {"student": "ada", "01-x": "3", "total": "3", "max_score": "5", "problem": ""}
+    assert rows[0] == {"student": "ada", "01-x": "3", "total": "3", "max_score": "5", "problem": "",
+                       "wall": "sealed"}
     assert rows[1]["student"] == "bob" and rows[1]["total"] == "0" and "unreadable" in rows[1]["problem"]
     assert "| ada | 3 / 5 | **3** |" in class_csv.markdown(students)
