@@ -3,10 +3,11 @@
 wall.py builds the sandbox itself; this module decides the rest:
 
 - **Who.** As root, every student process becomes a numeric uid of its own
-  (`student_uid`: no account, nothing for setup.sh to make), one per grade-class
-  slot and per assignment graded side by side (a lane), so that no two gradings
-  share a process limit (RLIMIT_NPROC counts a user's threads). Without root, the
-  grader's own user, inside the sandbox's user namespace.
+  (`student_uid`: no account, nothing for setup.sh to make), one per grading (its
+  slot: the pid of the process that started it, unique while it runs) and per
+  assignment graded side by side in it (a lane), so that no two gradings share a
+  process limit (RLIMIT_NPROC counts a user's threads), whoever started them.
+  Without root, the grader's own user, inside the sandbox's user namespace.
 - **Which network.** Loopback only. Each grading (or each assignment graded side by
   side, or each grade-class slot) moves into a network namespace of its own with
   nothing but a loopback, where its memcached servers start: student code reaches
@@ -27,8 +28,8 @@ import socket
 import struct
 import subprocess
 
-STUDENT_UIDS = 1_900_000_000  # student uids as root: slot * 64 + lane above this; no account has them
-SLOT_ENV = "GRADER_SLOT"  # set by grade-class: which of the students graded at once this grading is
+STUDENT_UIDS = 1_500_000_000  # student uids as root: (slot mod 2**24) * 64 + lane above this; no account has them
+SLOT_ENV = "GRADER_SLOT"  # which grading this is: set once by the process that starts it (claim_slot)
 NETWORK_ENV = "GRADER_OWN_NETWORK"  # set by grade-class: this grading process gets a network of its own
 # set by pipeline.py in each worker grading assignments beside others: a uid of its own for each, so
 # that their student processes share no process limit
@@ -43,6 +44,13 @@ def _number(name: str, default: int) -> int:
         return max(int(os.environ.get(name, str(default))), default)
     except ValueError:
         return default
+
+
+def claim_slot() -> int:
+    """This grading's slot, for it and every process it starts: the one already set (an enclosing
+    grading's, or a test's), else this process's pid, which no other grading running now has."""
+    os.environ.setdefault(SLOT_ENV, str(os.getpid()))
+    return slot()
 
 
 def slot() -> int:
@@ -63,7 +71,7 @@ def student_uid(number: int | None = None, lane_number: int | None = None) -> in
         return None
     number = slot() if number is None else number
     lane_number = lane() if lane_number is None else lane_number
-    return STUDENT_UIDS + number * 64 + lane_number
+    return STUDENT_UIDS + (number % (1 << 24)) * 64 + lane_number
 
 
 def _unshare_network() -> str | None:
@@ -131,12 +139,25 @@ def rule(destination: str, uid: int) -> list[str]:
     return ["OUTPUT", "-m", "owner", "--uid-owner", str(uid), "!", "-d", destination, "-j", "REJECT"]
 
 
+ADDED: list[tuple[str, list[str]]] = []  # the rules this process inserted, to delete when grading ends
+
+
 def confine_network(uid: int) -> bool:
     """As root: the rule that keeps `uid` on loopback in place (added when missing); False when it cannot be."""
     for tool, destination in RULES:
-        if not _iptables(tool, "-C", *rule(destination, uid)) and not _iptables(tool, "-I", *rule(destination, uid)):
+        if _iptables(tool, "-C", *rule(destination, uid)):
+            continue
+        if not _iptables(tool, "-I", *rule(destination, uid)):
             return False
+        ADDED.append((tool, rule(destination, uid)))
     return True
+
+
+def release_network_rules() -> None:
+    """Delete the rules this process added: the uids they name are this grading's alone."""
+    while ADDED:
+        tool, words = ADDED.pop()
+        _iptables(tool, "-D", *words)
 
 
 def machine_network_problem() -> str | None:

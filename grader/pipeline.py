@@ -118,13 +118,27 @@ def grade(assignments: list[Assignment], folder: Path, limits: Limits = Limits()
     assignments' order. Raises child.GradingError (no wall can be built, unless `unsealed`) or
     harness.MemcachedUnavailable."""
     processes.become_subreaper()
+    lockdown.claim_slot()  # student uids of this grading's own (as root)
     apart = lockdown.slot_network()  # grade-class: this student's services on a loopback of its own
     given = bool(os.environ.get(harness.SERVERS_ENV, "").strip())
     own = not lockdown.ALONE and lockdown.NETWORK_ENV not in os.environ and lockdown.may_have_own_network()
     groups = schedule.groups(assignments, own, given)
-    if not unsealed and (problem := apart or seal_problem(groups)):
-        raise child.GradingError(f"{problem}\nTo grade without the wall anyway, give --unsealed: every result "
-                                 "then says 'unsealed'.")
+    try:
+        if not unsealed and (problem := apart or seal_problem(groups)):
+            raise child.GradingError(f"{problem}\nTo grade without the wall anyway, give --unsealed: every "
+                                     "result then says 'unsealed'.")
+        done = _grade_groups(groups, folder, limits, only, unsealed)
+    finally:
+        lockdown.release_network_rules()
+    results = schedule.in_order(assignments, {r.assignment: r for r in done})
+    for result in results:
+        result.notes.extend([apart] if apart and unsealed else [])
+    return results
+
+
+def _grade_groups(groups: list[schedule.Group], folder: Path, limits: Limits,
+                  only: Callable[[TestSpec], bool] | None, unsealed: bool) -> list[AssignmentResult]:
+    """Each group graded, in this process or (side by side, or in a network of its own) in a worker."""
     with tempfile.TemporaryDirectory(prefix="grader-") as work:
         jobs = [functools.partial(grade_group, list(g.assignments), folder.resolve(), Path(work), limits, only,
                                   g.own_network, lane, not unsealed) for lane, g in enumerate(groups)]
@@ -135,10 +149,7 @@ def grade(assignments: list[Assignment], folder: Path, limits: Limits = Limits()
                 jobs, encode=lambda results: [r.to_plain() for r in results],
                 decode=lambda data: [AssignmentResult.from_plain(r) for r in data],
                 passes=(child.GradingError, harness.MemcachedUnavailable)) for r in rs]
-    results = schedule.in_order(assignments, {r.assignment: r for r in done})
-    for result in results:
-        result.notes.extend([apart] if apart and unsealed else [])
-    return results
+    return done
 
 
 def manifest_of(assignment: Assignment) -> list[TestSpec]:

@@ -263,19 +263,13 @@ def test_every_relative_link_points_at_a_file_and_heading_that_exist(tmp_path):
         "the README must link the guides and the students' README"
 
 
-@pytest.mark.timeout(40 * 60)  # the whole round, one command after another; a few minutes on two cores
-def test_every_console_block_runs_as_written_and_does_what_it_says(tmp_path):
-    """The instructors' round for three students, and every other console command of the guides, the handouts
-    and the students' README."""
-    guides = [ROOT / guide for guide in GUIDES] + handouts() + [ROOT / STUDENTS_README]
+def walk(guides: list[Path], tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """Every console command of `guides`, in order, each where and as whom its reader runs it; what each
+    printed, and the course's fresh copy they ran in."""
     todo = [c for guide in guides for c in commands(guide)]
-    assert any("gradebook export" in c.text for c in todo), "the instructors' guide's round is missing"
-    unused = [key for key in NOT_RUN if not any(key in c.text for c in todo)]
-    assert unused == [], f"NOT_RUN names commands no guide has any more: {unused}"
     installed = Path(sys.prefix, ".installed-pyproject")
     assert installed.is_file() and installed.read_bytes() == (ROOT / "pyproject.toml").read_bytes(), \
         "run `bash setup.sh` first: this test shares its .venv, which must not be reinstalled from a copy"
-
     copy = fresh_copy(tmp_path / "course")
     make_class(copy)
     student = tmp_path / "student"
@@ -302,7 +296,26 @@ def test_every_console_block_runs_as_written_and_does_what_it_says(tmp_path):
         if command.shown and not any(key in command.text for key in OUTPUT_VARIES):
             assert done.stdout.splitlines() == command.shown, f"`{command.text}` printed other than its guide shows"
     print("not run:\n  " + "\n  ".join(skipped))
+    return outputs, copy
 
+
+def test_not_run_names_only_commands_the_guides_have():
+    todo = [c for guide in [ROOT / g for g in GUIDES] + handouts() + [ROOT / STUDENTS_README] for c in commands(guide)]
+    assert any("gradebook export" in c.text for c in todo), "the instructors' guide's round is missing"
+    unused = [key for key in NOT_RUN if not any(key in c.text for c in todo)]
+    assert unused == [], f"NOT_RUN names commands no guide has any more: {unused}"
+
+
+def test_every_handout_and_the_students_readme_run_as_written(tmp_path):
+    """A student's commands: each handout's, beside the complete module, and the students' README's at the
+    root of their repository (run apart from the instructors' round, so the two go side by side)."""
+    walk(handouts() + [ROOT / STUDENTS_README], tmp_path)
+
+
+@pytest.mark.timeout(40 * 60)  # the whole round, one command after another; a few minutes on two cores
+def test_every_console_block_runs_as_written_and_does_what_it_says(tmp_path):
+    """The instructors' round for three students, and every other console command of the guides."""
+    outputs, copy = walk([ROOT / guide for guide in GUIDES], tmp_path)
     said = {key: next(out for text, out in outputs.items() if key in text) for key in (
         "grade all --submission solutions", "nbgrader autograde")}
     totals = re.findall(r"Total: (\d+) / (\d+) points", said["grade all --submission solutions"])

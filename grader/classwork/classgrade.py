@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import shutil
 import signal
 import subprocess
@@ -20,7 +19,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import psutil
 from rich.markup import escape
@@ -65,26 +63,7 @@ def stand_in(assignments: list[Assignment], reason: str, known: dict[str, list[T
     return document
 
 
-class Slots:
-    """The places for students graded at once: each has its own student uid as root (lockdown.py),
-    so that no two share a process limit; each grading has its own sandboxes and network anyway."""
-
-    def __init__(self, count: int):
-        self.free: queue.Queue[int] = queue.Queue()
-        for number in range(1, count + 1):
-            self.free.put(number)
-
-    @contextlib.contextmanager
-    def taken(self) -> Iterator[int]:
-        number = self.free.get()
-        try:
-            yield number
-        finally:
-            self.free.put(number)
-
-
-def grade_one(job: Job, name: str, limit: float, slot: int = 1,
-              unsealed: bool = False) -> tuple[str | None, dict | None]:
+def grade_one(job: Job, name: str, limit: float, unsealed: bool = False) -> tuple[str | None, dict | None]:
     """Run `grader grade` for one student: (None, results) when it finished, else (what went wrong, None).
 
     The results file is written where only root can reach when grading as root, and
@@ -96,8 +75,10 @@ def grade_one(job: Job, name: str, limit: float, slot: int = 1,
                "--results", str(private / "results.json"), "--verbose",  # its log is every test, to hand back
                *(["--unsealed"] if unsealed else [])]
     scratch = tempfile.mkdtemp(prefix=f"grader-{job.student}-")  # removed even if grading is killed
-    env = {**os.environ, "COLUMNS": "120", "TMPDIR": scratch, lockdown.SLOT_ENV: str(slot),
-           lockdown.NETWORK_ENV: "1"}
+    # Each student's grading claims student uids of its own (its pid: lockdown.claim_slot) and a
+    # network namespace of its own (NETWORK_ENV): a classmate's grading beside it shares neither.
+    env = {k: v for k, v in os.environ.items() if k != lockdown.SLOT_ENV}
+    env.update(COLUMNS="120", TMPDIR=scratch, **{lockdown.NETWORK_ENV: "1"})
     try:
         started = time.time()
         with open(job.log, "wb") as log:
@@ -159,13 +140,7 @@ def grade_class(name: str, assignments: list[Assignment], submissions: Path, out
                TextColumn("{task.description}"))
     with Progress(*columns, console=console) as progress, ThreadPoolExecutor(max_workers=jobs) as pool:
         task = progress.add_task("", total=len(todo))
-        slots = Slots(jobs)
-
-        def graded(job: Job) -> tuple[str | None, dict | None]:
-            with slots.taken() as slot:
-                return grade_one(job, name, limit, slot, unsealed)
-
-        futures = {pool.submit(graded, job): job for job in todo}
+        futures = {pool.submit(grade_one, job, name, limit, unsealed): job for job in todo}
         for future in as_completed(futures):
             job = futures[future]
             problem, document = future.result()
