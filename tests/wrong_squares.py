@@ -1,4 +1,5 @@
-"""Wrong squares.py submissions: one realistic mistake each, and the hidden tests that catch it."""
+"""Wrong squares.py submissions: one realistic mistake each, and the hidden tests that catch it (WRONG);
+and correct alternatives to the reference that the hidden tests must accept in full (RIGHT)."""
 from variants import Variant
 
 A = "01-cache-aside"
@@ -177,4 +178,13 @@ WRONG = [
             ("test_failing_memcached_is_not_a_dependency",),
             ((MEMO_GET, "            key = make_key(prefix, *args)\n            cached = mc.get(key)\n"
                         "            if cached is not None:\n                return pickle.loads(cached)\n"),)),
+]
+
+RIGHT = [
+    Variant(A, "timed-with-the-wall-clock", "times each run with time.time() and looks the key up with get_many",
+            (), (("        start = time.perf_counter()\n", "        start = time.time()\n"),
+                 ("        timings.append(time.perf_counter() - start)\n", "        timings.append(time.time() - start)\n"),
+                 ("        cached = mc.get(key)\n    except (MemcacheError, OSError):\n        cached = None\n    if cached",
+                  "        cached = mc.get_many([key]).get(key)\n    except (MemcacheError, OSError):\n"
+                  "        cached = None\n    if cached"))),
 ]

@@ -216,6 +216,14 @@ WRONG = [
 ]
 
 RIGHT = [
+    Variant(A, "process-all-contiguous-shares", "gives each client a contiguous slice of the payloads instead of "
+            "every clients-th one", (),
+            (("client(zcontext, frontend_url, payloads[number::clients])",
+              "client(zcontext, frontend_url, payloads[number * share:(number + 1) * share])"),
+             (COLLECT, "            replies[number * share:(number + 1) * share] = outcome\n"),
+             ("    nodes += [start_thread(run_client, number) for number in range(clients)]\n",
+              "    share = -(-len(payloads) // clients)\n"
+              "    nodes += [start_thread(run_client, number) for number in range(clients)]\n"))),
     Variant(A, "client-rcvtimeo", "the client waits with the socket option RCVTIMEO and catches zmq.Again, "
             "instead of polling", (),
             (("    zsock.send(payload)\n    if zsock.poll(round(timeout * 1000)):\n        return zsock.recv()\n"

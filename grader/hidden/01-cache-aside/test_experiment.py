@@ -110,7 +110,7 @@ def boundaries_differ(runs) -> bool:
 
 @pytest.mark.points(2)
 @pytest.mark.parametrize("seed, keyspace", [(0, 5001), (2024, 4095)])
-def test_misses_are_the_distinct_keys_drawn_in_order(squares, tapped, tap, computed, server, seed, keyspace):
+def test_misses_are_the_distinct_keys_drawn_in_order(squares, tapped, tap, computed, cache, seed, keyspace):
     """On an empty cache the keys are looked up in the order one Random(seed) draws them, and the misses (the
     first draw of each n) are computed and stored, in order, and only those."""
     call = f"run_experiment(mc, runs=4, requests=60, keyspace={keyspace}, seed={seed})"
@@ -122,7 +122,7 @@ def test_misses_are_the_distinct_keys_drawn_in_order(squares, tapped, tap, compu
     assert stored == expected, (
         f"{call} stored {len(stored)} keys, starting {stored[:4]}; the misses are the {len(expected)} distinct n "
         f"drawn, starting {expected[:4]}, each stored once, in order")
-    values = server.client().get_many(expected[:20])
+    values = cache.get_many(expected[:20])
     wrong = {key: value for key, value in values.items() if value != b"%d" % secret_square(int(key[3:]))}
     assert not wrong and len(values) == 20, (
         f"{call}: memcached holds {dict(list(wrong.items())[:3]) or values!r:.200} under those keys; each miss stores "
@@ -172,7 +172,7 @@ def test_prints_ten_successive_runs_like_the_book(squares, tapped, tap, computed
 
 @pytest.mark.points(2)
 @pytest.mark.timeout(60)
-def test_the_books_experiment_by_default(squares, mc, computed, server):
+def test_the_books_experiment_by_default(squares, mc, computed, cache, server):
     """With no arguments it is the book's experiment: 10 runs of 2000 requests over 5001 keys, seed 0 (memcached's
     own counters and contents show every lookup, miss and store)."""
     numbers = [n for run in draws(0, 10, 2000, 5001) for n in run]
@@ -188,7 +188,7 @@ def test_the_books_experiment_by_default(squares, mc, computed, server):
     assert counted["get_hits"] >= len(numbers) - len(distinct), (
         f"run_experiment(mc): memcached counted {counted['get_hits']} hits; the book's experiment makes "
         f"{len(numbers)} requests, {len(numbers) - len(distinct)} of them hits")
-    stored = server.client().get_many(["sq:%d" % n for n in range(5001)])
+    stored = cache.get_many(["sq:%d" % n for n in range(5001)])
     expected = {"sq:%d" % n: b"%d" % secret_square(n) for n in distinct}
     assert stored == expected, (
         f"run_experiment(mc) left {len(stored)} keys in memcached; the book's experiment stores the "

@@ -497,7 +497,8 @@ def forwarded_pipeline(nodes, peers: Peers, points: int, seed: int) -> Forwarded
     pythagoras = nodes("pythagoras", pythagoras_url)
     always_yes = nodes("always_yes", publisher.url, yes_url)
     judge = nodes("judge", publisher.url, questions_url, judge_url)
-    publisher.wait_for(judge, [b"00", b"01", b"10", b"11"])
+    publisher.wait_for(always_yes, [b"00"])
+    publisher.wait_for(judge, [b"01", b"10", b"11"])
     bitsource = nodes("bitsource", source_url, fresh_rng(seed))
     seen = Forwarded([], [], [], [], None)
     asking, question = None, None

@@ -243,7 +243,9 @@ class JudgeWorkers:
     reply of process_all that did not come through this worker is wrong. `hold`: a worker stuck in the middle
     of a request (`"first"`: the first worker, on its first request, answers it only `held_for` seconds later,
     long after a client should have given up on it; `"all"`: every worker, everything, never). A READY that
-    reached a frontend comes back as a reply and is ignored.
+    went to a frontend (the judge cannot tell the two ports apart before the clients have connected) is a
+    request there: it is answered at once when a worker of the judge's gets it, its reply ignored, and
+    neither is counted.
     """
 
     pid: int
@@ -266,7 +268,7 @@ class JudgeWorkers:
         sockets: dict[zmq.Socket, tuple[bytes, int]] = {}  # each DEALER: its name, the port it joined
         queued: dict[zmq.Socket, list[Taken]] = {}  # requests each worker has yet to answer, in order
         busy_until: dict[zmq.Socket, float] = {}
-        poller, joined, held = zmq.Poller(), set(), False
+        poller, joined, held, names = zmq.Poller(), set(), False, set()
         try:
             while not self._stop.is_set():
                 if len(self.backends) < self.queues:
@@ -279,6 +281,7 @@ class JudgeWorkers:
                             sock.connect(f"tcp://127.0.0.1:{port}")
                             sock.send_multipart([b"", b"READY"])
                             sockets[sock], queued[sock], busy_until[sock] = (name, port), [], 0.0
+                            names.add(name)
                             poller.register(sock, zmq.POLLIN)
                 now = time.monotonic()
                 due = [busy_until[s] for s, waiting in queued.items() if waiting and waiting[0].replied is None
@@ -289,6 +292,9 @@ class JudgeWorkers:
                     if len(frames) != 4 or frames[0] or frames[2]:
                         continue  # a READY that went to a frontend, answered: not a request
                     name, port = sockets[sock]
+                    if frames[1] in names:  # our own READY, sent to a frontend: not the queue's work
+                        sock.send_multipart([b"", frames[1], b"", b"not a request"])
+                        continue
                     taken = Taken(name, frames[1], frames[3], time.monotonic())
                     self.taken.append(taken)
                     self.backends.add(port)
