@@ -376,11 +376,11 @@ class TcpWatch:
     carried (TCP_INFO) is read from it. Nothing here asks the student process anything.
     """
 
-    def __init__(self, pid: int, every: float = 0.005):
+    def __init__(self, pid: int, every: float = 0.01):
         self.pid, self.every = pid, every
         self.listening: set[int] = set()
         self.kept: dict[tuple, socket.socket] = {}
-        self.looks = 0
+        self.looks: list[float] = []  # when it looked, on the judge's clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tcp-watch", daemon=True)
         self._thread.start()
@@ -396,7 +396,7 @@ class TcpWatch:
                     self.listening.add(c.laddr.port)
                 elif c.raddr and (c.laddr, c.raddr) not in self.kept:
                     self._keep(c)
-            self.looks += 1
+            self.looks.append(time.monotonic())
             self._stop.wait(self.every)
 
     def _keep(self, connection) -> None:
@@ -412,6 +412,12 @@ class TcpWatch:
             self.kept[connection.laddr, connection.raddr] = ours
         else:  # the descriptor was closed and reused between the look and the duplicate
             ours.close()
+
+    def blind(self, start: float, end: float) -> bool:
+        """Was the watch kept from looking (a machine too busy to run its thread) for over half of a call that
+        ran from `start` to `end`, long enough to count? Then what it saw may be short of what there was."""
+        moments = [start, *(t for t in self.looks if start < t < end), end]
+        return end - start >= 0.05 and max(b - a for a, b in zip(moments, moments[1:])) > (end - start) / 2
 
     def flows(self) -> list[Flow]:
         """Stop watching; per listening port, the connections accepted on it and the bytes they carried."""
