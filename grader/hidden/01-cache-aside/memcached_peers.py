@@ -37,6 +37,13 @@ def secret_table(numbers) -> dict[int, int]:
     return {n: secret_square(n) for n in numbers}
 
 
+def barrier(process, client) -> None:
+    """Ask the student process's client itself for memcached's `version`, on its own connection: once that
+    answers, memcached (and a relay of the judge's on the way) has taken every command the client sent
+    before it. A store made with `noreply` may otherwise still be on its way when the judge looks."""
+    process.handle(client).version()
+
+
 class Counters:
     """memcached's own counts over a stretch of a test: `since()` gives each one's growth from the start."""
 

@@ -12,10 +12,10 @@ import re
 import time
 
 import pytest
-from memcached_peers import Counters, Tap, collapsed, secret_square
+from memcached_peers import Counters, Tap, barrier, collapsed, secret_square
 
 from grader.harness import CLIENT_DEFAULTS
-from grader.student_process import background, memcached_client
+from grader.student_process import memcached_client
 
 SLACK = 0.001, 0.01  # seconds and a share of a run's time: a student's clock against the judge's
 
@@ -49,12 +49,14 @@ def tapped(tap):
     return memcached_client("base", [tap.address], "mc", **CLIENT_DEFAULTS)
 
 
-def experiment(squares, mc, **arguments):
+def experiment(squares, process, mc, **arguments):
     """run_experiment(mc, **arguments), timed on the judge's clock: (what it returned, when it was asked,
-    when its answer came)."""
+    when its answer came); then every command it sent has reached the judge's relay."""
     asked = time.monotonic()
-    timings = background(squares.run_experiment, mc, **arguments).result(timeout=60)
-    return timings, asked, time.monotonic()
+    timings = squares.run_experiment(mc, **arguments)
+    answered = time.monotonic()
+    barrier(process, mc)
+    return timings, asked, answered
 
 
 def looked_up_in_order(tap: Tap, numbers: list[int], call: str) -> list[tuple[str, int, int]]:
@@ -110,12 +112,12 @@ def boundaries_differ(runs) -> bool:
 
 @pytest.mark.points(2)
 @pytest.mark.parametrize("seed, keyspace", [(0, 5001), (2024, 4095)])
-def test_misses_are_the_distinct_keys_drawn_in_order(squares, tapped, tap, computed, cache, seed, keyspace):
+def test_misses_are_the_distinct_keys_drawn_in_order(squares, process, tapped, tap, computed, cache, seed, keyspace):
     """On an empty cache the keys are looked up in the order one Random(seed) draws them, and the misses (the
     first draw of each n) are computed and stored, in order, and only those."""
     call = f"run_experiment(mc, runs=4, requests=60, keyspace={keyspace}, seed={seed})"
     numbers = [n for run in draws(seed, 4, 60, keyspace) for n in run]
-    experiment(squares, tapped, runs=4, requests=60, keyspace=keyspace, seed=seed)
+    experiment(squares, process, tapped, runs=4, requests=60, keyspace=keyspace, seed=seed)
     looked_up_in_order(tap, numbers, call)
     expected = ["sq:%d" % n for n in first_occurrences(numbers)]
     stored = [key for _, key in tap.stores]
@@ -130,12 +132,12 @@ def test_misses_are_the_distinct_keys_drawn_in_order(squares, tapped, tap, compu
 
 
 @pytest.mark.points(3)
-def test_each_run_is_timed_on_its_own(squares, tapped, tap, computed):
+def test_each_run_is_timed_on_its_own(squares, process, tapped, tap, computed):
     """One wall-clock time per run, of that run alone: each agrees with the judge's clock, which saw every lookup
     of the run reach memcached."""
     runs = draws(5, 3, 100, 20)
     assert boundaries_differ(runs)  # the design of this test, not the student's code
-    timings, asked, answered = experiment(squares, tapped, runs=3, requests=100, keyspace=20, seed=5)
+    timings, asked, answered = experiment(squares, process, tapped, runs=3, requests=100, keyspace=20, seed=5)
     assert isinstance(timings, list) and len(timings) == 3, f"runs=3 should return 3 timings, not {timings!r}"
     assert all(isinstance(t, float) for t in timings), f"timings should be floats (seconds): {timings!r}"
     problems = timing_problems(timings, run_windows(tap, runs, asked, answered))
@@ -154,7 +156,7 @@ def test_prints_ten_successive_runs_like_the_book(squares, tapped, tap, computed
     runs = draws(2, 10, 20, 50)
     assert boundaries_differ(runs)  # the design of this test
     process.take_output()
-    timings, asked, answered = experiment(squares, tapped, runs=10, requests=20, keyspace=50, seed=2)
+    timings, asked, answered = experiment(squares, process, tapped, runs=10, requests=20, keyspace=50, seed=2)
     out = process.take_output()
     header = _HEADER.search(out)
     assert header, f"expected a line starting 'Ten successive runs:'; the output was:\n{out[:500]}"
@@ -172,13 +174,14 @@ def test_prints_ten_successive_runs_like_the_book(squares, tapped, tap, computed
 
 @pytest.mark.points(2)
 @pytest.mark.timeout(60)
-def test_the_books_experiment_by_default(squares, mc, computed, cache, server):
+def test_the_books_experiment_by_default(squares, process, mc, computed, cache, server):
     """With no arguments it is the book's experiment: 10 runs of 2000 requests over 5001 keys, seed 0 (memcached's
     own counters and contents show every lookup, miss and store)."""
     numbers = [n for run in draws(0, 10, 2000, 5001) for n in run]
     distinct = first_occurrences(numbers)
     counters = Counters([server])
-    timings = background(squares.run_experiment, mc).result(timeout=50)
+    timings = squares.run_experiment(mc)
+    barrier(process, mc)
     counted = counters.since()
     assert isinstance(timings, list) and len(timings) == 10, f"run_experiment(mc) returned {timings!r}"
     assert counted["get_misses"] == len(distinct) and counted["cmd_set"] == len(distinct), (

@@ -12,7 +12,7 @@ import time
 
 import pytest
 from hypothesis import given, strategies as st
-from memcached_peers import Counters, secret_square
+from memcached_peers import Counters, barrier, secret_square
 
 from grader.harness import CLIENT_DEFAULTS, hash_client
 from grader.student_process import StudentCodeRaised, memcached_client
@@ -38,12 +38,14 @@ def test_miss_computes_once_and_returns_the_square(squares, mc, computed):
 
 
 @pytest.mark.points(3)
-def test_hit_skips_expensive_square(squares, mc, computed, server):
+def test_hit_skips_expensive_square(squares, process, mc, computed, server):
     """A second fetch of the same n is a hit: memcached counts a hit and no store, and expensive_square is not
     called again."""
     first = squares.fetch_square(mc, 12)
+    barrier(process, mc)
     counters = Counters([server])
     second = squares.fetch_square(mc, 12)
+    barrier(process, mc)
     counted = counters.since()
     value = secret_square(12)
     assert (first, second) == (value, value), (
@@ -78,7 +80,7 @@ def test_miss_stores_decimal_ascii_text(squares, mc, cache, computed, n):
 
 
 @pytest.mark.points(2)
-def test_cached_zero_is_a_hit(squares, mc, cache, computed, server):
+def test_cached_zero_is_a_hit(squares, process, mc, cache, computed, server):
     """A cached b'0' is a hit like any other: 0 is returned without computing."""
     cache.set("sq:5", b"0", noreply=False)
     result = squares.fetch_square(mc, 5)
@@ -86,8 +88,10 @@ def test_cached_zero_is_a_hit(squares, mc, cache, computed, server):
         f"memcached held b'0' under 'sq:5': fetch_square should return 0 without computing, but it "
         f"returned {result!r} and computed {computed} (is 0 being treated as a miss?)")
     squares.fetch_square(mc, 0)
+    barrier(process, mc)
     counters = Counters([server])
     again = squares.fetch_square(mc, 0)
+    barrier(process, mc)
     counted = counters.since()
     assert again == 0 and counted["get_hits"] >= 1 and counted["cmd_set"] == 0, (
         f"fetch_square(mc, 0) stored b'0'; called again it returned {again!r}, and memcached counted "
@@ -110,7 +114,7 @@ def test_ttl_is_given_to_memcached(squares, mc, server, computed):
 
 @pytest.mark.points(2)
 @pytest.mark.timeout(20)
-def test_entries_expire_after_their_ttl(squares, mc, server, computed):
+def test_entries_expire_after_their_ttl(squares, process, mc, server, computed):
     """An entry stored with ttl=1 is gone two seconds later, and is computed and stored again."""
     squares.fetch_square(mc, 11, ttl=1)
     deadline = time.monotonic() + 5  # memcached's clock ticks once a second
@@ -119,6 +123,7 @@ def test_entries_expire_after_their_ttl(squares, mc, server, computed):
     assert server.ttl("sq:11") is None, "'sq:11' was stored with ttl=1 but is still there seconds later"
     counters = Counters([server])
     again = squares.fetch_square(mc, 11)
+    barrier(process, mc)
     counted = counters.since()
     assert again == secret_square(11), f"after expiry fetch_square(mc, 11) returned {again!r}"
     assert counted["get_misses"] >= 1 and counted["cmd_set"] == 1, (

@@ -351,7 +351,7 @@ def inside(bits: str, b: int = 32) -> bool:
 
 # -- the pipeline's traffic, as the kernel counted it ------------------------------------------------------------
 
-TCP_INFO_BYTES = 120  # where struct tcp_info holds tcpi_bytes_acked, then tcpi_bytes_received (Linux 4.1 on)
+TCP_INFO_BYTES_RECEIVED = 128  # where struct tcp_info holds tcpi_bytes_received (Linux 4.1 on)
 POINT_BYTES = 64  # at least, on the wire, for each point bitsource publishes (2 more for ZMTP's frame header)
 DECISION_BYTES = 3  # 'Y' or 'N' in a ZMTP frame
 QUESTION_BYTES = 10  # a REQ's empty delimiter frame, then '[0, 0]' in a frame, at the least
@@ -363,7 +363,7 @@ class Flow:
 
     port: int
     connections: int = 0
-    sent: int = 0  # bytes the listening side sent, as TCP counted them acknowledged
+    sent: int = 0  # bytes the listening side sent, as the kernel counted them arriving at the other end
     received: int = 0  # bytes it received
 
 
@@ -420,22 +420,27 @@ class TcpWatch:
         return end - start >= 0.05 and max(b - a for a, b in zip(moments, moments[1:])) > (end - start) / 2
 
     def flows(self) -> list[Flow]:
-        """Stop watching; per listening port, the connections accepted on it and the bytes they carried."""
+        """Stop watching; per listening port, the connections accepted on it and the bytes they carried each
+        way, each counted where it arrived (bytes received need no acknowledgement to be counted)."""
         self._stop.set()
         self._thread.join(timeout=5)
         flows: dict[int, Flow] = {}
-        for (local, _), sock in self.kept.items():
-            if local.port not in self.listening:
-                continue  # the connecting end: its bytes are the accepting end's, the other way round
+        for (local, remote), sock in self.kept.items():
+            accepted = local.port in self.listening
+            if not accepted and remote.port not in self.listening:
+                continue
             try:
-                acked, received = struct.unpack_from("QQ", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256),
-                                                     TCP_INFO_BYTES)
+                info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
             except OSError:
                 continue
-            flow = flows.setdefault(local.port, Flow(local.port))
-            flow.connections += 1
-            flow.sent += acked
-            flow.received += received
+            received = struct.unpack_from("Q", info, TCP_INFO_BYTES_RECEIVED)[0]
+            port = local.port if accepted else remote.port
+            flow = flows.setdefault(port, Flow(port))
+            if accepted:  # the listening side's end: what the connecting node sent it
+                flow.connections += 1
+                flow.received += received
+            else:  # the connecting node's end: what the listening side sent it
+                flow.sent += received
         return sorted(flows.values(), key=lambda f: f.port)
 
     def close(self) -> None:
