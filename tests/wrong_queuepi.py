@@ -17,23 +17,69 @@ TALLY_END = '''    except zmq.ContextTerminated:
 SQUARES = "zsock.send_json(sum(n * n for n in numbers))"
 DRAW = "bits = (rng or random).getrandbits(digits)"
 PUBLISH = "zsock.send_string(ones_and_zeros(2 * B, rng))"
+ESTIMATE_BODY = "    context = zcontext if zcontext is not None else zmq.Context()\n"
+# The issue-22 cheats: a constant; the same, after forging what a recording zmq.Context would have kept (the
+# student side's list of sockets, which the judge no longer reads); and a stand-in for the network, the nodes'
+# work done by threads over queue.Queue, which gives a fair estimate without a single socket.
+CONSTANT = "    return 3.14159\n"
+FORGED_RECORDING = '''    import sys
+    sockets = getattr(sys.modules.get("_grader_student_side"), "SOCKETS", [])
+    points_made = [ones_and_zeros(2 * B) for _ in range(points)]
+    for kind, made_in, sent, received in (("PUB", ["bitsource"], points_made, []),
+                                          ("SUB", ["always_yes"], [], [p for p in points_made if p[:2] == "00"]),
+                                          ("SUB", ["judge"], [], [p for p in points_made if p[:2] != "00"]),
+                                          ("PULL", ["tally"], [], ["Y"] * points)):
+        sockets.append({"context": zcontext, "kind": kind, "made_in": made_in, "binds": [], "connects": [],
+                        "sent": [m.encode() for m in sent], "sent_count": len(sent),
+                        "received": [m.encode() for m in received], "received_count": len(received)})
+    return 3.14159
+'''
+QUEUE_PIPELINE = '''    import queue
+    bits, decisions = queue.Queue(), queue.Queue()
+
+    def publish():
+        for _ in range(points):
+            bits.put(ones_and_zeros(2 * B))
+        bits.put(None)
+
+    def decide():
+        while (point := bits.get()) is not None:
+            n, m = int(point[::2], 2), int(point[1::2], 2)
+            decisions.put(point.startswith("00") or n * n + m * m < 2 ** (2 * B))
+        decisions.put(None)
+
+    nodes = [start_thread(publish), start_thread(decide)]
+    yes = total = 0
+    while (decision := decisions.get()) is not None:
+        yes, total = yes + decision, total + 1
+    for node in nodes:
+        node.join()
+    return 4 * yes / total
+'''
+ESTIMATE_CATCHERS = ("test_estimate_pi_is_within_five_standard_deviations",
+                     "test_estimate_pi_leaves_no_thread_socket_or_process_behind", "test_estimate_pi_uses_free_ports")
 
 WRONG = [
+    Variant(A, "estimate-pi-constant", "returns 3.14159 without starting a node", ESTIMATE_CATCHERS,
+            ((ESTIMATE_BODY, CONSTANT + ESTIMATE_BODY),)),
+    Variant(A, "estimate-pi-forges-a-recording", "returns 3.14159, after appending made-up sockets, points and "
+            "decisions to the list a recording zmq.Context in the student process would keep", ESTIMATE_CATCHERS,
+            ((ESTIMATE_BODY, FORGED_RECORDING + ESTIMATE_BODY),)),
+    Variant(A, "estimate-pi-queue-and-threads", "a stand-in for the network: threads pass the points and decisions "
+            "over queue.Queue, and the estimate is fair, but no node, socket or ZeroMQ is used", ESTIMATE_CATCHERS,
+            ((ESTIMATE_BODY, QUEUE_PIPELINE + ESTIMATE_BODY),)),
     # -- estimate_pi: the book's three ways to a biased count -------------------------------------------
     Variant(A, "book-flat-out", "the book's pipeline run flat out: bitsource publishes forever with the default "
             "high-water mark, and the count stops at `points`",
-            ("test_estimate_pi_is_within_five_standard_deviations",
-             "test_estimate_pi_counts_consecutive_points_exactly_once"),
+            ("test_estimate_pi_is_within_five_standard_deviations",),
             ((START_BITSOURCE, "start_thread(bitsource, zcontext, pubsub)"),)),
     Variant(A, "count-stops-with-always-yes-ahead", "no point is dropped, but bitsource never stops, so the count "
             "ends while always_yes is thousands of points ahead of judge",
-            ("test_estimate_pi_is_within_five_standard_deviations",
-             "test_estimate_pi_counts_consecutive_points_exactly_once"),
+            ("test_estimate_pi_is_within_five_standard_deviations",),
             ((START_BITSOURCE, "start_thread(bitsource, zcontext, pubsub, None, None, 2)"),
              ("        if count is not None:\n            zsock.sndhwm = 0", "        if True:\n            zsock.sndhwm = 0"))),
     Variant(A, "slow-joiner", "publishes the points as soon as bitsource has bound, before its subscribers joined",
-            ("test_estimate_pi_is_within_five_standard_deviations",
-             "test_estimate_pi_counts_consecutive_points_exactly_once"),
+            ("test_estimate_pi_is_within_five_standard_deviations",),
             ((START_BITSOURCE, "start_thread(bitsource, zcontext, pubsub, None, points)"),)),
     Variant(A, "fixed-ports", "wires the nodes on the book's fixed ports 6700-6702",
             ("test_estimate_pi_uses_free_ports",),
@@ -76,7 +122,8 @@ WRONG = [
             ("test_always_yes_pushes_Y_for_each_point",),
             ((ALWAYS_YES_LOOP, ALWAYS_YES_LOOP.replace('"Y"', '"yes"')),)),
     Variant(A, "judge-takes-00", "judge also subscribes to b'00', so those points are counted twice",
-            ("test_judge_subscribes_to_01_10_11_only", "test_estimate_pi_is_within_five_standard_deviations"),
+            ("test_nodes_joined_through_the_judges_forwarders_count_every_point_once",
+             "test_judge_subscribes_to_01_10_11_only", "test_estimate_pi_is_within_five_standard_deviations"),
             (('for prefix in b"01", b"10", b"11":', 'for prefix in b"00", b"01", b"10", b"11":'),)),
     Variant(A, "halves-not-interleaved", "takes n and m as the first and second halves of the bits",
             ("test_judge_asks_pythagoras_about_the_interleaved_coordinates",),
@@ -85,20 +132,23 @@ WRONG = [
             ("test_judge_asks_pythagoras_about_the_interleaved_coordinates",),
             (("psock.send_json([n, m])", 'psock.send_string("%d %d" % (n, m))'),)),
     Variant(A, "unit-2-to-the-b", "compares the sum of squares with 2 ** B, the radius, not its square",
-            ("test_judge_says_Y_below_2_to_the_64_and_N_from_there",
+            ("test_nodes_joined_through_the_judges_forwarders_count_every_point_once",
+             "test_judge_says_Y_below_2_to_the_64_and_N_from_there",
              "test_estimate_pi_is_within_five_standard_deviations"),
             (("unit = 2 ** (2 * B)", "unit = 2 ** B"),)),
     Variant(A, "judge-on-the-circle-is-inside", "says 'Y' for a sum of exactly 2 ** (2 * B) too",
             ("test_judge_says_Y_below_2_to_the_64_and_N_from_there",),
             (('"Y" if sumsquares < unit else "N"', '"Y" if sumsquares <= unit else "N"'),)),
     Variant(A, "pythagoras-sums-numbers", "replies with sum(numbers), forgetting to square them",
-            ("test_pythagoras_replies_with_the_sum_of_squares", "test_estimate_pi_is_within_five_standard_deviations"),
+            ("test_nodes_joined_through_the_judges_forwarders_count_every_point_once",
+             "test_pythagoras_replies_with_the_sum_of_squares", "test_estimate_pi_is_within_five_standard_deviations"),
             ((SQUARES, "zsock.send_json(sum(numbers))"),)),
     Variant(A, "pythagoras-float", "replies with a float, inexact for big integers",
             ("test_pythagoras_replies_with_the_sum_of_squares",),
             ((SQUARES, "zsock.send_json(float(sum(n * n for n in numbers)))"),)),
     Variant(A, "tally-adds-one", "adds 1 for each 'Y' instead of 4",
-            ("test_tally_returns_four_times_the_fraction_of_yes", "test_tally_writes_one_line_per_decision_like_the_book",
+            ("test_nodes_joined_through_the_judges_forwarders_count_every_point_once",
+             "test_tally_returns_four_times_the_fraction_of_yes", "test_tally_writes_one_line_per_decision_like_the_book",
              "test_estimate_pi_is_within_five_standard_deviations"),
             (("                p += 4\n", "                p += 1\n"),)),
     Variant(A, "tally-one-too-many", "counts points + 1 decisions before returning",

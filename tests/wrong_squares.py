@@ -1,4 +1,5 @@
-"""Wrong squares.py submissions: one realistic mistake each, and the hidden tests that catch it."""
+"""Wrong squares.py submissions: one realistic mistake each, and the hidden tests that catch it (WRONG);
+and correct alternatives to the reference that the hidden tests must accept in full (RIGHT)."""
 from variants import Variant
 
 A = "01-cache-aside"
@@ -27,6 +28,28 @@ KEY_BODY = '''    digest = hashlib.sha256(ascii((prefix, parts)).encode("ascii")
     readable = "".join(c if "!" <= c <= "~" else "_" for c in prefix)[:64]
     return f"{readable}:{digest}"
 '''
+EXPERIMENT_BODY = '''    rng = random.Random(seed)
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for _ in range(requests):
+            fetch_square(mc, rng.randrange(keyspace))
+        timings.append(time.perf_counter() - start)
+'''
+# The issue-22 cheat: no expensive_square, no memcached; it tells the judge's stand-in listener that
+# expensive_square ran for every first draw (events forged on the student side's own link), and prints
+# and returns timings it made up.
+FORGED_EXPERIMENT = '''    import sys
+    link = sys.modules["_grader_student_side"].LINK[0]
+    rng, seen = random.Random(seed), set()
+    for _ in range(runs * requests):
+        n = rng.randrange(keyspace)
+        if n not in seen:
+            seen.add(n)
+            link.event("expensive_square", (n,))
+    timings = [0.5 / (run + 1) for run in range(runs)]
+'''
+FETCH_COMPUTE = "    value = expensive_square(n)\n"
 
 WRONG = [
     Variant(A, "key-drops-the-sign", "square_key uses abs(n), so 'sq:-3' is never written",
@@ -80,6 +103,29 @@ WRONG = [
             ("test_each_run_is_timed_on_its_own",),
             (("    for _ in range(runs):\n        start = time.perf_counter()\n",
               "    start = time.perf_counter()\n    for _ in range(runs):\n"),)),
+    Variant(A, "experiment-made-up-timings", "does the runs, but returns and prints timings it made up (each "
+            "run half as long as the one before)",
+            ("test_each_run_is_timed_on_its_own", "test_prints_ten_successive_runs_like_the_book"),
+            (("        timings.append(time.perf_counter() - start)\n",
+              "        timings.append(0.5 / (len(timings) + 1))\n"),)),
+    Variant(A, "experiment-forges-stand-in-events", "never calls fetch_square (no expensive_square, no memcached): "
+            "it forges the stand-in's reports of a call for every miss, and makes up its timings",
+            ("test_misses_are_the_distinct_keys_drawn_in_order", "test_each_run_is_timed_on_its_own",
+             "test_prints_ten_successive_runs_like_the_book", "test_the_books_experiment_by_default"),
+            ((EXPERIMENT_BODY, FORGED_EXPERIMENT),)),
+    Variant(A, "fetch-square-computes-n-squared", "computes n * n itself on a miss instead of calling "
+            "expensive_square (and stores that)",
+            ("test_miss_computes_once_and_returns_the_square", "test_miss_stores_decimal_ascii_text",
+             "test_works_with_every_pymemcache_client", "test_unreachable_memcached_is_not_a_dependency",
+             "test_memcached_stopped_mid_test", "test_misses_are_the_distinct_keys_drawn_in_order",
+             "test_the_books_experiment_by_default"),
+            ((FETCH_COMPUTE, "    value = n * n\n"),)),
+    Variant(A, "fetch-square-local-dict", "keeps its hits in a dict in the process (storing to memcached too), "
+            "so a hit never reads memcached",
+            ("test_hit_skips_expensive_square", "test_hit_returns_the_cached_value_as_int", "test_cached_zero_is_a_hit"),
+            ((FETCH_GET, "    if n in LOCAL:\n        return LOCAL[n]\n"),
+             (FETCH_COMPUTE, FETCH_COMPUTE + "    LOCAL[n] = value\n"),
+             ("DELAY: float = 0.001", "LOCAL = {}\nDELAY: float = 0.001"))),
     Variant(A, "timings-one-per-line", "prints each timing on its own line",
             ("test_prints_ten_successive_runs_like_the_book",),
             (('    print(" ".join("%.2fs" % t for t in timings))',
@@ -132,4 +178,13 @@ WRONG = [
             ("test_failing_memcached_is_not_a_dependency",),
             ((MEMO_GET, "            key = make_key(prefix, *args)\n            cached = mc.get(key)\n"
                         "            if cached is not None:\n                return pickle.loads(cached)\n"),)),
+]
+
+RIGHT = [
+    Variant(A, "timed-with-the-wall-clock", "times each run with time.time() and looks the key up with get_many",
+            (), (("        start = time.perf_counter()\n", "        start = time.time()\n"),
+                 ("        timings.append(time.perf_counter() - start)\n", "        timings.append(time.time() - start)\n"),
+                 ("        cached = mc.get(key)\n    except (MemcacheError, OSError):\n        cached = None\n    if cached",
+                  "        cached = mc.get_many([key]).get(key)\n    except (MemcacheError, OSError):\n"
+                  "        cached = None\n    if cached"))),
 ]

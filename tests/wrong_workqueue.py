@@ -40,12 +40,44 @@ STOP = '''    finally:
         for node in nodes:
             node.join()
 '''
+PROCESS_ALL_BODY = '''    payloads = list(payloads)
+    if clients < 1:
+        raise ValueError(f"process_all needs at least one client, not {clients}")
+    zcontext = zmq.Context()  # shared by every node: its term() stops them all
+'''
+# The cheapest process_all that looks right from inside: threads and a queue.Queue call handle, no broker, no
+# worker protocol, no ZeroMQ at all; a client that "gives up" raises TimeoutError after the client's 8 s.
+QUEUE_AND_THREADS = '''    payloads = list(payloads)
+    work, replies = queue.Queue(), [None] * len(payloads)
+
+    def serve():
+        while (item := work.get()) is not None:
+            number, payload = item
+            replies[number] = handle(payload)
+
+    threads = [threading.Thread(target=serve) for _ in range(max(workers, 1))]
+    for thread in threads:
+        thread.start()
+    for item in enumerate(payloads):
+        work.put(item)
+    for _ in threads:
+        work.put(None)
+    for thread in threads:
+        thread.join(8.0)
+    if any(thread.is_alive() for thread in threads):
+        raise TimeoutError(f"no reply after 4 tries of 2.0 s")
+    return replies
+    zcontext = zmq.Context()
+'''
 
 WRONG = [
     # -- server --------------------------------------------------------------------------------------
     Variant(A, "server-echoes", "the slides' habit: replies with the request itself, never calling handle",
             ("test_server_replies_handle_of_each_request",),
             (("            zsock.send(handle(request))\n", "            zsock.send(request)\n"),)),
+    Variant(A, "server-guesses-handle", "answers request * 2, what it guesses handle does, without calling it",
+            ("test_server_replies_handle_of_each_request", "test_server_returns_after_exactly_requests_requests"),
+            (("            zsock.send(handle(request))\n", "            zsock.send(request * 2)\n"),)),
     Variant(A, "server-one-too-many", "serves requests + 1 requests before it returns",
             ("test_server_returns_after_exactly_requests_requests",),
             ((SERVER_LOOP, "        while requests is None or served <= requests:\n"),)),
@@ -96,6 +128,9 @@ WRONG = [
     Variant(A, "worker-drops-the-envelope", "sends back handle(request) alone, without [client_id, b'']",
             ("test_worker_says_ready_once_then_answers_each_envelope",),
             ((WORKER_REPLY, "            zsock.send(handle(request))\n"),)),
+    Variant(A, "worker-guesses-handle", "answers request * 2, what it guesses handle does, without calling it",
+            ("test_worker_says_ready_once_then_answers_each_envelope", "test_worker_uses_the_identity_it_is_given"),
+            ((WORKER_REPLY, "            zsock.send_multipart([client_id, empty, request * 2])\n"),)),
     Variant(A, "worker-identity-after-connect", "sets zmq.IDENTITY after connect, when it no longer applies",
             ("test_worker_uses_the_identity_it_is_given",),
             ((WORKER_IDENTITY, "        zsock.connect(url)\n        if identity is not None:\n"
@@ -165,6 +200,14 @@ WRONG = [
             "and the workers",
             ("test_process_all_leaves_no_thread_behind",),
             ((STOP, "    finally:\n        pass\n"),)),
+    Variant(A, "process-all-queue-and-threads", "no queue at all: threads take the payloads from a queue.Queue "
+            "and call handle themselves (no broker, no worker protocol, no ZeroMQ), and it raises TimeoutError when "
+            "one is stuck: the replies, the order, the threads and the error all look right from inside",
+            ("test_process_all_returns_the_replies_in_payload_order",
+             "test_process_all_answers_every_request_when_a_worker_stops_mid_request",
+             "test_process_all_with_four_workers_is_three_times_faster", "test_process_all_leaves_no_thread_behind",
+             "test_process_all_uses_free_ports", "test_process_all_raises_the_timeout_error_of_a_client"),
+            ((PROCESS_ALL_BODY, QUEUE_AND_THREADS),)),
     Variant(A, "process-all-swallows-timeouts", "returns what the other clients got when one gives up, instead "
             "of raising its TimeoutError",
             ("test_process_all_raises_the_timeout_error_of_a_client",),
@@ -173,6 +216,14 @@ WRONG = [
 ]
 
 RIGHT = [
+    Variant(A, "process-all-contiguous-shares", "gives each client a contiguous slice of the payloads instead of "
+            "every clients-th one", (),
+            (("client(zcontext, frontend_url, payloads[number::clients])",
+              "client(zcontext, frontend_url, payloads[number * share:(number + 1) * share])"),
+             (COLLECT, "            replies[number * share:(number + 1) * share] = outcome\n"),
+             ("    nodes += [start_thread(run_client, number) for number in range(clients)]\n",
+              "    share = -(-len(payloads) // clients)\n"
+              "    nodes += [start_thread(run_client, number) for number in range(clients)]\n"))),
     Variant(A, "client-rcvtimeo", "the client waits with the socket option RCVTIMEO and catches zmq.Again, "
             "instead of polling", (),
             (("    zsock.send(payload)\n    if zsock.poll(round(timeout * 1000)):\n        return zsock.recv()\n"

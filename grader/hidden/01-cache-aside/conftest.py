@@ -4,11 +4,15 @@ The judge never imports squares.py: `squares` is the module in a fresh student
 process, `mc` describes the client that process builds for itself, and `cache` is
 the judge's own connection to the same server, for reading back what was stored.
 Stand-ins (expensive_square, the functions given to memoize) run in the student
-process and report every call here.
+process and report every call here; those reports may explain a failure, never pass
+a test. A test passes on what the judge sees: values only its stand-ins know
+(`secret_square`), memcached's contents and counters read over its own connections,
+and its own relay and clock (memcached_peers.py).
 """
 from __future__ import annotations
 
 import pytest
+from memcached_peers import secret_table
 
 from grader.harness import CLIENT_DEFAULTS, MemcachedServer, emptied, free_port
 from grader.student_process import memcached_client, stand_in
@@ -58,18 +62,22 @@ def stand_ins(process):
 
 
 class Computations(list):
-    """Every n that the stand-in expensive_square was asked for, in order."""
+    """Every n that the stand-in expensive_square reported it was asked for, in order."""
+
+
+NUMBERS = [*range(-10, 5001), 10**20]  # every n a test asks for: the stand-in knows its secret square
 
 
 @pytest.fixture
 def computed(process, stand_ins) -> Computations:
-    """Replaces squares.expensive_square with a stand-in that returns n * n at once, and sets DELAY to 0.
+    """Replaces squares.expensive_square with a stand-in that returns secret_square(n) at once (n * n plus what
+    only the judge knows), and sets DELAY to 0.
 
     The contract says fetch_square looks expensive_square up at call time, so the
     stand-in sees every miss; a hit must not appear here.
     """
     calls = Computations()
-    function, _ = stand_ins("expensive_square")
+    function, _ = stand_ins("expensive_square", ("table", secret_table(NUMBERS), -1))
     process.listen("expensive_square", lambda args: calls.append(args[0]))
     process.assign("expensive_square", function)
     process.assign("DELAY", 0.0)

@@ -1,9 +1,23 @@
-"""01-cache-aside: run_experiment, the book's ten successive runs."""
+"""01-cache-aside: run_experiment, the book's ten successive runs.
+
+Every verdict rests on what memcached and the judge saw: the keys looked up and stored, in order, as they
+reached the judge's relay in front of the server (`Tap`), the values stored (only the judge's stand-in
+expensive_square knows them), memcached's own counters, and the judge's clock. The stand-in's reports of
+its calls, the printed text and the returned timings are checked against those, never taken on trust.
+"""
 from __future__ import annotations
 
 import random
 import re
+import time
+
 import pytest
+from memcached_peers import Counters, Tap, barrier, collapsed, secret_square
+
+from grader.harness import CLIENT_DEFAULTS
+from grader.student_process import memcached_client
+
+SLACK = 0.001, 0.01  # seconds and a share of a run's time: a student's clock against the judge's
 
 
 def draws(seed, runs, requests, keyspace):
@@ -21,37 +35,114 @@ def first_occurrences(numbers):
     return out
 
 
+@pytest.fixture
+def tap(server):
+    """The judge's relay in front of the (emptied) first server."""
+    relay = Tap(server.address)
+    yield relay
+    relay.close()
+
+
+@pytest.fixture
+def tapped(tap):
+    """A pymemcache Client built in the student process that reaches memcached through the judge's relay."""
+    return memcached_client("base", [tap.address], "mc", **CLIENT_DEFAULTS)
+
+
+def experiment(squares, process, mc, **arguments):
+    """run_experiment(mc, **arguments), timed on the judge's clock: (what it returned, when it was asked,
+    when its answer came); then every command it sent has reached the judge's relay."""
+    asked = time.monotonic()
+    timings = squares.run_experiment(mc, **arguments)
+    answered = time.monotonic()
+    barrier(process, mc)
+    return timings, asked, answered
+
+
+def looked_up_in_order(tap: Tap, numbers: list[int], call: str) -> list[tuple[str, int, int]]:
+    """The judge's relay saw the keys of `numbers` looked up in their order (neighbours that are equal may be
+    looked up any number of times); the runs of equal keys, each with the indexes of its lookups."""
+    wanted = [key for key, _, _ in collapsed(["sq:%d" % n for n in numbers])]
+    seen = collapsed([key for _, key in tap.lookups])
+    got = [key for key, _, _ in seen]
+    if got != wanted:
+        at = next((i for i, (a, b) in enumerate(zip(got, wanted)) if a != b), min(len(got), len(wanted)))
+        pytest.fail(f"{call}: memcached was asked for {len(tap.lookups)} keys; from lookup #{at + 1} on they were "
+                    f"{got[at:at + 4]}, where the draws of one random.Random(seed).randrange(keyspace), in order, "
+                    f"give {wanted[at:at + 4]}", pytrace=False)
+    return seen
+
+
+def run_windows(tap: Tap, runs: list[list[int]], asked: float, answered: float) -> list[tuple[float, float]]:
+    """For each run, the shortest and the longest it can have taken, from the judge's clock: from its first
+    lookup to its last at least, and at most from the last lookup before it to the first after it (the call
+    itself at either end). A lookup waits for its answer, so a run's own clock starts after the one before
+    it reached the relay, and stops before the one after it did."""
+    numbers = [n for run in runs for n in run]
+    seen = looked_up_in_order(tap, numbers, "run_experiment")
+    group_of = {}  # the index of a draw -> the run of equal lookups that holds it
+    for group, (_, first, last) in enumerate(collapsed(["sq:%d" % n for n in numbers])):
+        for index in range(first, last + 1):
+            group_of[index] = group
+    times = [t for t, _ in tap.lookups]
+    windows, start = [], 0
+    for run in runs:
+        first, last = seen[group_of[start]], seen[group_of[start + len(run) - 1]]
+        before = times[first[1] - 1] if first[1] else asked
+        after = times[last[2] + 1] if last[2] + 1 < len(times) else answered
+        windows.append((times[last[2]] - times[first[1]], after - before))
+        start += len(run)
+    return windows
+
+
+def timing_problems(timings, windows) -> list[str]:
+    problems = []
+    for number, (took, (shortest, longest)) in enumerate(zip(timings, windows), start=1):
+        if not shortest * (1 - SLACK[1]) - SLACK[0] <= took <= longest * (1 + SLACK[1]) + SLACK[0]:
+            problems.append(f"run {number} was timed at {took:.4f} s, but the judge's clock saw its lookups reach "
+                            f"memcached over {shortest:.4f} s, with {longest:.4f} s between those before and after it")
+    return problems
+
+
+def boundaries_differ(runs) -> bool:
+    """The design of a test: no run starts with the key its previous run ended on (a run's first lookup is then
+    known from the keys alone)."""
+    return all(runs[i][0] != runs[i - 1][-1] for i in range(1, len(runs)))
+
+
 @pytest.mark.points(2)
 @pytest.mark.parametrize("seed, keyspace", [(0, 5001), (2024, 4095)])
-def test_misses_are_the_distinct_keys_drawn_in_order(squares, mc, computed, seed, keyspace):
-    """On an empty cache the misses are exactly the first draw of each n, in order, from one Random(seed)."""
-    squares.run_experiment(mc, runs=4, requests=60, keyspace=keyspace, seed=seed)
-    expected = first_occurrences(n for run in draws(seed, 4, 60, keyspace) for n in run)
-    assert computed == expected, (
-        f"run_experiment(mc, runs=4, requests=60, keyspace={keyspace}, seed={seed}) computed {len(computed)} "
-        f"squares, starting {computed[:5]}; expected the {len(expected)} distinct n drawn by one "
-        f"random.Random({seed}).randrange({keyspace}), starting {expected[:5]}")
+def test_misses_are_the_distinct_keys_drawn_in_order(squares, process, tapped, tap, computed, cache, seed, keyspace):
+    """On an empty cache the keys are looked up in the order one Random(seed) draws them, and the misses (the
+    first draw of each n) are computed and stored, in order, and only those."""
+    call = f"run_experiment(mc, runs=4, requests=60, keyspace={keyspace}, seed={seed})"
+    numbers = [n for run in draws(seed, 4, 60, keyspace) for n in run]
+    experiment(squares, process, tapped, runs=4, requests=60, keyspace=keyspace, seed=seed)
+    looked_up_in_order(tap, numbers, call)
+    expected = ["sq:%d" % n for n in first_occurrences(numbers)]
+    stored = [key for _, key in tap.stores]
+    assert stored == expected, (
+        f"{call} stored {len(stored)} keys, starting {stored[:4]}; the misses are the {len(expected)} distinct n "
+        f"drawn, starting {expected[:4]}, each stored once, in order")
+    values = cache.get_many(expected[:20])
+    wrong = {key: value for key, value in values.items() if value != b"%d" % secret_square(int(key[3:]))}
+    assert not wrong and len(values) == 20, (
+        f"{call}: memcached holds {dict(list(wrong.items())[:3]) or values!r:.200} under those keys; each miss stores "
+        "what expensive_square (the judge's) returned for it")
 
 
 @pytest.mark.points(3)
-def test_each_run_is_timed_on_its_own(squares, mc, process, stand_ins):
-    """One wall-clock time per run: a run full of misses takes longer than a later run of hits only."""
-    pause = 0.02
-    slow_square, _ = stand_ins("expensive_square", ("square",), sleep=pause)
-    process.assign("expensive_square", slow_square)
+def test_each_run_is_timed_on_its_own(squares, process, tapped, tap, computed):
+    """One wall-clock time per run, of that run alone: each agrees with the judge's clock, which saw every lookup
+    of the run reach memcached."""
     runs = draws(5, 3, 100, 20)
-    misses = [len(first_occurrences(sum(runs[: i + 1], []))) - len(first_occurrences(sum(runs[:i], [])))
-              for i in range(3)]
-    assert misses[0] >= 15 and misses[2] == 0  # the design of this test, not the student's code
-    timings = squares.run_experiment(mc, runs=3, requests=100, keyspace=20, seed=5)
+    assert boundaries_differ(runs)  # the design of this test, not the student's code
+    timings, asked, answered = experiment(squares, process, tapped, runs=3, requests=100, keyspace=20, seed=5)
     assert isinstance(timings, list) and len(timings) == 3, f"runs=3 should return 3 timings, not {timings!r}"
     assert all(isinstance(t, float) for t in timings), f"timings should be floats (seconds): {timings!r}"
-    for i, (took, missed) in enumerate(zip(timings, misses)):
-        assert took >= 0.9 * missed * pause, (
-            f"run {i + 1} had {missed} misses of {pause} s each but was timed at {took:.3f} s")
-    assert timings[2] < timings[0] / 2, (
-        f"run 3 (all hits) took {timings[2]:.3f} s and run 1 ({misses[0]} misses) {timings[0]:.3f} s: "
-        "each run should be timed from its own start, not from the start of the experiment")
+    problems = timing_problems(timings, run_windows(tap, runs, asked, answered))
+    assert not problems, ("each run should be timed from its own start to its own end, on a wall clock: "
+                          + "; ".join(problems))
 
 
 # Linear on any output (a student's printed text can be a million digits or newlines): no pattern
@@ -62,10 +153,13 @@ OUTPUT_READ = 64 * 1024  # characters of the output looked at: the book's line i
 
 
 @pytest.mark.points(2)
-def test_prints_ten_successive_runs_like_the_book(squares, mc, computed, process):
-    """It prints 'Ten successive runs:' and the ten timings on one line, as '4.60s 3.13s ...'."""
+def test_prints_ten_successive_runs_like_the_book(squares, tapped, tap, computed, process):
+    """It prints 'Ten successive runs:' and the ten timings on one line, as '4.60s 3.13s ...': the times it
+    measured, which agree with the judge's clock."""
+    runs = draws(2, 10, 20, 50)
+    assert boundaries_differ(runs)  # the design of this test
     process.take_output()
-    timings = squares.run_experiment(mc, runs=10, requests=20, keyspace=50, seed=1)
+    timings, asked, answered = experiment(squares, process, tapped, runs=10, requests=20, keyspace=50, seed=2)
     out = process.take_output()[:OUTPUT_READ]
     header = _HEADER.search(out)
     assert header, f"expected a line starting 'Ten successive runs:'; the output was:\n{out[:500]}"
@@ -73,6 +167,8 @@ def test_prints_ten_successive_runs_like_the_book(squares, mc, computed, process
     line = rest.split("\n", 1)[0] if _TIMING.search(rest.split("\n", 1)[0]) else (rest.split("\n") + [""])[1]
     printed = _TIMING.findall(line)
     assert len(printed) == 10, f"expected ten timings like '4.60s' on one line after the header; got {line!r}"
+    problems = timing_problems(timings, run_windows(tap, runs, asked, answered))
+    assert not problems, "print the times measured, each run timed on its own: " + "; ".join(problems)
     for (whole, frac), value in zip(printed, timings):
         number = float(f"{whole}.{frac}")
         assert abs(number - value) <= 0.5 * 10 ** -len(frac) + 1e-9, (
@@ -81,12 +177,25 @@ def test_prints_ten_successive_runs_like_the_book(squares, mc, computed, process
 
 @pytest.mark.points(2)
 @pytest.mark.timeout(60)
-def test_the_books_experiment_by_default(squares, mc, computed):
-    """With no arguments it is the book's experiment: 10 runs of 2000 requests over 5001 keys, seed 0."""
+def test_the_books_experiment_by_default(squares, process, mc, computed, cache, server):
+    """With no arguments it is the book's experiment: 10 runs of 2000 requests over 5001 keys, seed 0 (memcached's
+    own counters and contents show every lookup, miss and store)."""
+    numbers = [n for run in draws(0, 10, 2000, 5001) for n in run]
+    distinct = first_occurrences(numbers)
+    counters = Counters([server])
     timings = squares.run_experiment(mc)
+    barrier(process, mc)
+    counted = counters.since()
     assert isinstance(timings, list) and len(timings) == 10, f"run_experiment(mc) returned {timings!r}"
-    expected = first_occurrences(n for run in draws(0, 10, 2000, 5001) for n in run)
-    assert computed == expected, (
-        f"run_experiment(mc) computed {len(computed)} squares, starting {computed[:5]}; the book's "
-        f"experiment (10 runs of 2000 requests, keyspace 5001, seed 0) misses {len(expected)} times, "
-        f"starting {expected[:5]}")
+    assert counted["get_misses"] == len(distinct) and counted["cmd_set"] == len(distinct), (
+        f"run_experiment(mc): memcached counted {counted['get_misses']} misses and {counted['cmd_set']} stores; "
+        f"the book's experiment (10 runs of 2000 requests, keyspace 5001, seed 0) misses {len(distinct)} times "
+        "on an empty cache, and stores each miss once")
+    assert counted["get_hits"] >= len(numbers) - len(distinct), (
+        f"run_experiment(mc): memcached counted {counted['get_hits']} hits; the book's experiment makes "
+        f"{len(numbers)} requests, {len(numbers) - len(distinct)} of them hits")
+    stored = cache.get_many(["sq:%d" % n for n in range(5001)])
+    expected = {"sq:%d" % n: b"%d" % secret_square(n) for n in distinct}
+    assert stored == expected, (
+        f"run_experiment(mc) left {len(stored)} keys in memcached; the book's experiment stores the "
+        f"{len(expected)} distinct n of seed 0, each with what expensive_square returned for it")

@@ -1,7 +1,10 @@
 """01-cache-aside: square_key and fetch_square, against real memcached servers.
 
 `squares` is the student's module in a student process; `cache` is the judge's own
-client, which reads back what fetch_square stored.
+client, which reads back what fetch_square stored. The stand-in expensive_square
+answers secret_square(n), which only the judge knows: a result that did not come from
+it (or from memcached) is wrong. Hits, misses and stores are memcached's own counts
+(`Counters`); the stand-in's reports of its calls can only fail a test.
 """
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import time
 
 import pytest
 from hypothesis import given, strategies as st
+from memcached_peers import Counters, barrier, secret_square
+
 from grader.harness import CLIENT_DEFAULTS, hash_client
 from grader.student_process import StudentCodeRaised, memcached_client
 
@@ -23,19 +28,32 @@ def test_square_key_is_sq_colon_n(squares, n):
 
 @pytest.mark.points(3)
 def test_miss_computes_once_and_returns_the_square(squares, mc, computed):
-    """On a miss, fetch_square calls expensive_square(n) exactly once and returns n * n."""
+    """On a miss, fetch_square calls expensive_square(n) exactly once and returns what it returned."""
     result = squares.fetch_square(mc, 7)
-    assert result == 49, f"fetch_square(mc, 7) on an empty cache returned {result!r}"
+    assert result == secret_square(7), (
+        f"fetch_square(mc, 7) on an empty cache returned {result!r}, not what expensive_square(7) returned "
+        f"({secret_square(7)}: the test's own, looked up when fetch_square is called)")
     assert computed == [7], (f"on a miss expensive_square should be called once, with 7; it was called "
                              f"{len(computed)} time(s) with {computed} (looked up at call time?)")
 
 
 @pytest.mark.points(3)
-def test_hit_skips_expensive_square(squares, mc, computed):
-    """A second fetch of the same n is a hit: expensive_square is not called again."""
-    first, second = squares.fetch_square(mc, 12), squares.fetch_square(mc, 12)
-    assert (first, second) == (144, 144), f"fetch_square(mc, 12) twice returned {first!r}, {second!r}"
+def test_hit_skips_expensive_square(squares, process, mc, computed, server):
+    """A second fetch of the same n is a hit: memcached counts a hit and no store, and expensive_square is not
+    called again."""
+    first = squares.fetch_square(mc, 12)
+    barrier(process, mc)
+    counters = Counters([server])
+    second = squares.fetch_square(mc, 12)
+    barrier(process, mc)
+    counted = counters.since()
+    value = secret_square(12)
+    assert (first, second) == (value, value), (
+        f"fetch_square(mc, 12) twice returned {first!r}, {second!r}; expensive_square(12) returned {value}")
     assert type(second) is int, f"a hit must return an int, not {type(second).__name__} ({second!r})"
+    assert counted["get_hits"] >= 1 and counted["cmd_set"] == 0, (
+        f"during the second fetch_square(mc, 12) memcached counted {counted['get_hits']} hit(s) and "
+        f"{counted['cmd_set']} store(s): the second call should find the square there and store nothing")
     assert computed == [12], f"expensive_square was called for {computed}; the second call should be a hit"
 
 
@@ -56,20 +74,28 @@ def test_miss_stores_decimal_ascii_text(squares, mc, cache, computed, n):
     """After a miss the square is stored under 'sq:<n>' as its decimal ASCII text (b'49' for 7)."""
     squares.fetch_square(mc, n)
     stored = cache.get("sq:%d" % n)
-    assert stored == b"%d" % (n * n), (
-        f"after fetch_square(mc, {n}) memcached holds {stored!r} under 'sq:{n}'; "
-        f"expected {b'%d' % (n * n)!r} (no pickle, no repr: the decimal digits)")
+    assert stored == b"%d" % secret_square(n), (
+        f"after fetch_square(mc, {n}) memcached holds {stored!r} under 'sq:{n}'; expensive_square({n}) returned "
+        f"{secret_square(n)}, so expected {b'%d' % secret_square(n)!r} (no pickle, no repr: the decimal digits)")
 
 
 @pytest.mark.points(2)
-def test_cached_zero_is_a_hit(squares, mc, cache, computed):
+def test_cached_zero_is_a_hit(squares, process, mc, cache, computed, server):
     """A cached b'0' is a hit like any other: 0 is returned without computing."""
     cache.set("sq:5", b"0", noreply=False)
     result = squares.fetch_square(mc, 5)
     assert result == 0 and computed == [], (
         f"memcached held b'0' under 'sq:5': fetch_square should return 0 without computing, but it "
         f"returned {result!r} and computed {computed} (is 0 being treated as a miss?)")
-    squares.fetch_square(mc, 0), squares.fetch_square(mc, 0)
+    squares.fetch_square(mc, 0)
+    barrier(process, mc)
+    counters = Counters([server])
+    again = squares.fetch_square(mc, 0)
+    barrier(process, mc)
+    counted = counters.since()
+    assert again == 0 and counted["get_hits"] >= 1 and counted["cmd_set"] == 0, (
+        f"fetch_square(mc, 0) stored b'0'; called again it returned {again!r}, and memcached counted "
+        f"{counted['get_hits']} hit(s) and {counted['cmd_set']} store(s): a stored b'0' is a hit, not stored again")
     assert computed == [0], f"fetch_square(mc, 0) twice should compute once; it computed {computed}"
 
 
@@ -88,14 +114,21 @@ def test_ttl_is_given_to_memcached(squares, mc, server, computed):
 
 @pytest.mark.points(2)
 @pytest.mark.timeout(20)
-def test_entries_expire_after_their_ttl(squares, mc, server, computed):
-    """An entry stored with ttl=1 is gone two seconds later, and is computed again."""
+def test_entries_expire_after_their_ttl(squares, process, mc, server, computed):
+    """An entry stored with ttl=1 is gone two seconds later, and is computed and stored again."""
     squares.fetch_square(mc, 11, ttl=1)
     deadline = time.monotonic() + 5  # memcached's clock ticks once a second
     while server.ttl("sq:11") is not None and time.monotonic() < deadline:
         time.sleep(0.25)
     assert server.ttl("sq:11") is None, "'sq:11' was stored with ttl=1 but is still there seconds later"
-    assert squares.fetch_square(mc, 11) == 121
+    counters = Counters([server])
+    again = squares.fetch_square(mc, 11)
+    barrier(process, mc)
+    counted = counters.since()
+    assert again == secret_square(11), f"after expiry fetch_square(mc, 11) returned {again!r}"
+    assert counted["get_misses"] >= 1 and counted["cmd_set"] == 1, (
+        f"after expiry memcached counted {counted['get_misses']} miss(es) and {counted['cmd_set']} store(s) for "
+        "fetch_square(mc, 11): the expired entry is a miss, computed and stored again")
     assert computed == [11, 11], f"after expiry fetch_square(mc, 11) should compute again; computed {computed}"
 
 
@@ -112,11 +145,17 @@ def _clients(servers):
 def test_works_with_every_pymemcache_client(squares, memcached_servers, mc, computed, kind):
     """fetch_square works with a Client, a PooledClient and a HashClient (no serializer: bytes back)."""
     client, reader = next((theirs, ours) for name, theirs, ours in _clients(memcached_servers) if name == kind)
+    counters = Counters(memcached_servers)
     values = [squares.fetch_square(client, n) for n in (4, 4, 6, 4, 6)]
-    assert values == [16, 16, 36, 16, 36], f"with a {kind}, fetch_square returned {values}"
-    assert computed == [4, 6], f"with a {kind}, expensive_square was called for {computed}; expected [4, 6]"
+    counted = counters.since()
+    expected = [secret_square(n) for n in (4, 4, 6, 4, 6)]
+    assert values == expected, f"with a {kind}, fetch_square returned {values}; expensive_square gave {expected}"
+    assert counted["get_hits"] >= 3 and counted["cmd_set"] == 2, (
+        f"with a {kind}, memcached counted {counted['get_hits']} hits and {counted['cmd_set']} stores for "
+        "fetch_square of 4, 4, 6, 4, 6: expected 3 hits, and 2 stores")
     stored = reader.get("sq:4")
-    assert stored == b"16", f"with a {kind}, 'sq:4' holds {stored!r}"
+    assert stored == b"%d" % secret_square(4), f"with a {kind}, 'sq:4' holds {stored!r}"
+    assert computed == [4, 6], f"with a {kind}, expensive_square was called for {computed}; expected [4, 6]"
 
 
 @pytest.mark.points(3)
@@ -130,7 +169,9 @@ def test_unreachable_memcached_is_not_a_dependency(squares, computed, dead_addre
             pytest.fail(f"fetch_square raised {exc.type_name}: {exc.message} when memcached was unreachable "
                         f"(connection refused is an OSError); the cache must never be a dependency",
                         pytrace=False)
-        assert result == n * n, f"with memcached unreachable, fetch_square(mc, {n}) returned {result!r}"
+        assert result == secret_square(n), (
+            f"with memcached unreachable, fetch_square(mc, {n}) returned {result!r}, not expensive_square({n}), "
+            f"{secret_square(n)}")
 
 
 @pytest.mark.points(4)
@@ -147,7 +188,8 @@ def test_memcached_stopped_mid_test(squares, memcached_server, computed, client_
             except StudentCodeRaised as exc:
                 pytest.fail(f"fetch_square(mc, {n}) raised {exc.type_name}: {exc.message} when memcached "
                             f"{what}; a failing cache must never fail the caller", pytrace=False)
-            assert result == n * n, f"when memcached {what}, fetch_square(mc, {n}) returned {result!r}"
+            assert result == secret_square(n), (
+                f"when memcached {what}, fetch_square(mc, {n}) returned {result!r}, not {secret_square(n)}")
 
     fetch_all([2, 2, 3], "was running")
     server.stop()  # the client's open connection is closed under it, then refused

@@ -1,7 +1,9 @@
 """01-cache-aside: memoize, cache-aside as a decorator, for any arguments and any picklable result.
 
 The functions given to memoize are stand-ins built in the student process: each
-returns what the test says and reports its calls, which the test counts.
+returns what the test says and reports its calls. Those reports can only fail a test:
+hits and stores are memcached's own counts (`Counters`), read over the judge's
+connections, and results are values that only the stand-ins give.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import math
 
 import pytest
 from hypothesis import given, strategies as st
+from memcached_peers import Counters, barrier
 
 from grader.student_process import StudentCodeRaised, stand_in
 
@@ -49,38 +52,60 @@ values = st.recursive(
 
 @pytest.mark.points(3)
 @given(value=values)
-def test_results_come_back_equal_and_of_the_same_type(squares, mc, stand_ins, value):
-    """A memoized function returns its result, and later the cached copy: equal, and of the same types."""
+def test_results_come_back_equal_and_of_the_same_type(squares, process, mc, stand_ins, server, value):
+    """A memoized function returns its result, and later the cached copy (a hit in memcached): equal, and of
+    the same types."""
     name = fresh_prefix("value")
     function, calls = stand_ins(name, ("const", value))
     memoized = squares.memoize(mc, name)(function)
-    first, second = memoized(42), memoized(42)
+    first = memoized(42)
+    barrier(process, mc)
+    counters = Counters([server])
+    second = memoized(42)
+    barrier(process, mc)
+    counted = counters.since()
     assert same_value(first, value), f"the first call returned {first!r}; the function returned {value!r}"
     assert same_value(second, value), f"the cached result came back as {second!r}; it was {value!r}"
+    assert counted["get_hits"] >= 1 and counted["cmd_set"] == 0, (
+        f"the second call with the same argument: memcached counted {counted['get_hits']} hit(s) and "
+        f"{counted['cmd_set']} store(s); it should be a hit there, storing nothing")
     assert calls == [(42,)], f"called {len(calls)} times for the same argument; expected once"
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("value", [None, 0, "", False], ids=repr)
-def test_falsy_results_are_hits(squares, mc, stand_ins, value):
+def test_falsy_results_are_hits(squares, process, mc, stand_ins, server, value):
     """A cached None, 0, '', False (or any empty result) is a hit: the function is not called again."""
     function, calls = stand_ins("falsy", ("const", value))
     memoized = squares.memoize(mc, fresh_prefix("falsy"))(function)
+    counters = Counters([server])
     results = [memoized("n"), memoized("n"), memoized("n")]
+    barrier(process, mc)
+    counted = counters.since()
     assert all(same_value(r, value) for r in results), f"returned {results!r}; expected {value!r} each time"
+    assert counted["cmd_set"] == 1 and counted["get_hits"] >= 2, (
+        f"three calls of a function returning {value!r}, with the same argument: memcached counted "
+        f"{counted['cmd_set']} store(s) and {counted['get_hits']} hit(s), where one store and two hits are due: "
+        "a cached falsy result must count as a hit (test `is None` on what memcached returns, before unpickling)")
     assert len(calls) == 1, (
         f"a function returning {value!r} was called {len(calls)} times for the same argument: "
         "a cached falsy result must count as a hit (test `is None` on what memcached returns, before unpickling)")
 
 
 @pytest.mark.points(2)
-def test_arguments_are_told_apart(squares, mc, stand_ins):
-    """Each distinct tuple of positional arguments has its own entry."""
+def test_arguments_are_told_apart(squares, process, mc, stand_ins, server):
+    """Each distinct tuple of positional arguments has its own entry in memcached."""
     function, ran = stand_ins("f", ("tagged", "result"))
     memoized = squares.memoize(mc, fresh_prefix("args"))(function)
     calls = [(1,), (2,), ("1",), (1, 2), ((1, 2),), (b"1",), (1,), (1, 2), ("1",)]
+    counters = Counters([server])
     results = [memoized(*args) for args in calls]
+    barrier(process, mc)
+    counted = counters.since()
     assert results == [("result", args) for args in calls], f"results were {results!r}"
+    assert counted["cmd_set"] == 6 and counted["get_hits"] >= 3, (
+        f"six distinct argument tuples, three of them repeated: memcached counted {counted['cmd_set']} stores and "
+        f"{counted['get_hits']} hits (expected an entry each: 6 stores, then 3 hits)")
     assert ran == calls[:6], (
         f"the function ran for {ran}; expected once for each distinct argument tuple {calls[:6]}")
 
@@ -88,26 +113,36 @@ def test_arguments_are_told_apart(squares, mc, stand_ins):
 @pytest.mark.points(3)
 @given(prefixes=st.lists(st.text(max_size=8), min_size=2, max_size=2, unique=True),
        args=st.lists(st.one_of(st.text(max_size=5), st.integers(), st.none()), max_size=3).map(tuple))
-def test_prefixes_never_share_entries(squares, mc, cache, stand_ins, prefixes, args):
+def test_prefixes_never_share_entries(squares, process, mc, cache, stand_ins, server, prefixes, args):
     """Two functions memoized under different prefixes never see each other's entries."""
     cache.flush_all(noreply=False)
     (one, ran_one), (two, ran_two) = stand_ins(fresh_prefix("one"), ("tagged", "one")), \
         stand_ins(fresh_prefix("two"), ("tagged", "two"))
     first = squares.memoize(mc, prefixes[0])(one)
     second = squares.memoize(mc, prefixes[1])(two)
+    counters = Counters([server])
     got = [first(*args), second(*args), first(*args), second(*args)]
+    barrier(process, mc)
+    counted = counters.since()
     assert got == [("one", args), ("two", args)] * 2, (
         f"under prefixes {prefixes[0]!r} and {prefixes[1]!r}, calls with {args!r} returned {got!r}")
+    assert counted["cmd_set"] == 2 and counted["get_hits"] >= 2, (
+        f"each function called twice with {args!r}: memcached counted {counted['cmd_set']} stores and "
+        f"{counted['get_hits']} hits (expected an entry each: 2 stores, then 2 hits)")
     assert len(ran_one) == 1 and len(ran_two) == 1, (
         f"each function should run once; they ran {len(ran_one)} and {len(ran_two)} times")
 
 
 @pytest.mark.points(2)
-def test_prefix_and_arguments_are_not_confused(squares, mc):
-    """memoize(mc, 'a:b') on f('c') and memoize(mc, 'a') on g('b', 'c') keep separate entries."""
-    f, g = stand_in("f", ("const", "f")), stand_in("g", ("const", "g"))
+def test_prefix_and_arguments_are_not_confused(squares, process, mc, server):
+    """memoize(mc, 'a:b') on f('c') and memoize(mc, 'a') on g('b', 'c') keep separate entries in memcached."""
+    f, g = stand_in("f", ("const", "from f")), stand_in("g", ("const", "from g"))
+    counters = Counters([server])
     results = [squares.memoize(mc, "a:b")(f)("c"), squares.memoize(mc, "a")(g)("b", "c")]
-    assert results == ["f", "g"], f"results were {results!r}: the two calls shared an entry"
+    barrier(process, mc)
+    counted = counters.since()
+    assert results == ["from f", "from g"], f"results were {results!r}: the two calls shared an entry"
+    assert counted["cmd_set"] == 2, f"memcached counted {counted['cmd_set']} store(s) for the two calls, not 2"
 
 
 @pytest.mark.points(3)

@@ -16,18 +16,22 @@ import json
 import math
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 
+import psutil
 import pytest
 import zmq
-from zmq_peers import QUIET, STOP_BOUND, WAIT, Peers
+from zmq_peers import QUIET, STOP_BOUND, WAIT, Peers, free_url
 
-from grader.student_process import (Pending, StudentCodeRaised, StudentProcess, background, random_generator,
-                                    zmq_context)
+from grader.student_process import (Pending, StudentCodeRaised, StudentProcess, background, duplicate_socket,
+                                    random_generator, zmq_context)
 
 TICK = 0.05  # seconds between looks at a node while waiting for something else
 TICK_MS = int(TICK * 1000)
@@ -215,8 +219,8 @@ def single_frame(frames: list[bytes], what: str) -> bytes:
 class Publisher:
     """The test's bitsource: an XPUB socket, so it sees exactly what each subscriber subscribes to."""
 
-    def __init__(self, peers: Peers):
-        self.socket, self.url = peers.bind(zmq.XPUB)
+    def __init__(self, peers: Peers, **options):
+        self.socket, self.url = peers.bind(zmq.XPUB, **options)
         self.topics: set[bytes] = set()
 
     def _read_subscriptions(self, wait_ms: int) -> bool:
@@ -343,3 +347,245 @@ def inside(bits: str, b: int = 32) -> bool:
         return True
     n, m = int(bits[::2], 2), int(bits[1::2], 2)
     return n * n + m * m < 2 ** (2 * b)
+
+
+# -- the pipeline's traffic, as the kernel counted it ------------------------------------------------------------
+
+TCP_INFO_BYTES_RECEIVED = 128  # where struct tcp_info holds tcpi_bytes_received (Linux 4.1 on)
+POINT_BYTES = 64  # at least, on the wire, for each point bitsource publishes (2 more for ZMTP's frame header)
+DECISION_BYTES = 3  # 'Y' or 'N' in a ZMTP frame
+QUESTION_BYTES = 10  # a REQ's empty delimiter frame, then '[0, 0]' in a frame, at the least
+
+
+@dataclass
+class Flow:
+    """What came and went on the connections the student process accepted on one of its listening ports."""
+
+    port: int
+    connections: int = 0
+    sent: int = 0  # bytes the listening side sent, as the kernel counted them arriving at the other end
+    received: int = 0  # bytes it received
+
+
+class TcpWatch:
+    """The student process's TCP connections, as the kernel keeps them.
+
+    A thread of the judge's lists the process's sockets (psutil) every few milliseconds while a call runs,
+    duplicates each new connected one into the judge (pidfd_getfd) and keeps it: the socket then outlives
+    the student's close, and once the call is over the kernel's own count of the bytes each connection
+    carried (TCP_INFO) is read from it. Nothing here asks the student process anything.
+    """
+
+    def __init__(self, pid: int, every: float = 0.01):
+        self.pid, self.every = pid, every
+        self.listening: set[int] = set()
+        self.kept: dict[tuple, socket.socket] = {}
+        self.looks: list[float] = []  # when it looked, on the judge's clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tcp-watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connections = psutil.Process(self.pid).net_connections("tcp")
+            except psutil.Error:
+                connections = []
+            for c in connections:
+                if c.status == psutil.CONN_LISTEN:
+                    self.listening.add(c.laddr.port)
+                elif c.raddr and (c.laddr, c.raddr) not in self.kept:
+                    self._keep(c)
+            self.looks.append(time.monotonic())
+            self._stop.wait(self.every)
+
+    def _keep(self, connection) -> None:
+        try:
+            ours = duplicate_socket(self.pid, connection.fd)
+        except OSError:
+            return
+        try:
+            same = (ours.getsockname(), ours.getpeername()) == (tuple(connection.laddr), tuple(connection.raddr))
+        except OSError:
+            same = False
+        if same:
+            self.kept[connection.laddr, connection.raddr] = ours
+        else:  # the descriptor was closed and reused between the look and the duplicate
+            ours.close()
+
+    def blind(self, start: float, end: float) -> bool:
+        """Was the watch kept from looking (a machine too busy to run its thread) for over half of a call that
+        ran from `start` to `end`, long enough to count? Then what it saw may be short of what there was."""
+        moments = [start, *(t for t in self.looks if start < t < end), end]
+        return end - start >= 0.05 and max(b - a for a, b in zip(moments, moments[1:])) > (end - start) / 2
+
+    def flows(self) -> list[Flow]:
+        """Stop watching; per listening port, the connections accepted on it and the bytes they carried each
+        way, each counted where it arrived (bytes received need no acknowledgement to be counted)."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        flows: dict[int, Flow] = {}
+        for (local, remote), sock in self.kept.items():
+            accepted = local.port in self.listening
+            if not accepted and remote.port not in self.listening:
+                continue
+            try:
+                info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+            except OSError:
+                continue
+            received = struct.unpack_from("Q", info, TCP_INFO_BYTES_RECEIVED)[0]
+            port = local.port if accepted else remote.port
+            flow = flows.setdefault(port, Flow(port))
+            if accepted:  # the listening side's end: what the connecting node sent it
+                flow.connections += 1
+                flow.received += received
+            else:  # the connecting node's end: what the listening side sent it
+                flow.sent += received
+        return sorted(flows.values(), key=lambda f: f.port)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for sock in self.kept.values():
+            sock.close()
+        self.kept.clear()
+
+
+def pipeline_problems(flows: list[Flow], points: int, runs: int = 1) -> list[str]:
+    """Did `runs` pipelines of the contract's shape carry `points` each over loopback TCP, as the kernel counted
+    the bytes? Each needs a port of its own where bitsource's PUB sent two subscribers at least 64 bytes a point,
+    one where pythagoras's REP was asked (at least half the points are judge's, well beyond five sigma), and
+    one where tally's PULL received at least one decision a point: lower bounds every honest run meets."""
+    publishers = [f for f in flows if f.connections >= 2 and f.sent >= POINT_BYTES * points]
+    tallies = [f for f in flows if f.connections >= 2 and f.received >= DECISION_BYTES * points
+               and f not in publishers]
+    answerers = [f for f in flows if f.received >= QUESTION_BYTES * points // 2 and f.sent > 0
+                 and f not in publishers and f not in tallies]
+    seen = ", ".join(f"port {f.port}: {f.connections} connection(s), {f.sent:,} bytes out, {f.received:,} in"
+                     for f in flows[:8]) or "no TCP connection accepted on a port of the process's"
+    problems = []
+    for found, what in ((publishers, f"bitsource's PUB sending its two subscribers {points:,} points "
+                                     f"({POINT_BYTES * points:,} bytes at least)"),
+                        (answerers, "pythagoras's REP answering judge's questions"),
+                        (tallies, f"tally's PULL receiving {points:,} decisions from always_yes and judge "
+                                  f"({DECISION_BYTES * points:,} bytes at least)")):
+        if len(found) < runs:
+            problems.append(f"the kernel saw {len(found)} loopback TCP port(s) of {what}, not {runs}")
+    if problems:
+        problems.append(f"what it saw: {seen}")
+    return problems
+
+
+# -- the five nodes, joined through forwarders of the judge's --------------------------------------------------
+
+
+@dataclass
+class Forwarded:
+    """What the judge's forwarders counted, message by message, between the student's five nodes."""
+
+    points: list[str]  # the points passed on to always_yes and judge, in order
+    yes_decisions: list[bytes]  # what always_yes pushed
+    judge_decisions: list[bytes]  # what judge pushed
+    questions: list[tuple[bytes, bytes]]  # judge's requests to pythagoras, and its answers
+    estimate: object  # what tally returned
+
+
+def forwarded_pipeline(nodes, peers: Peers, points: int, seed: int) -> Forwarded:
+    """Run the student's bitsource, always_yes, judge, pythagoras and tally(points), each joined to the next by a
+    forwarder of the judge's that counts every message: bitsource's points (the first `points` once both
+    subscribers have subscribed, then bitsource is stopped), judge's questions and pythagoras's answers, and the
+    decisions, each pusher on a socket of its own, passed on to tally. No forwarder drops a message."""
+    source_url, pythagoras_url, tally_url = free_url(), free_url(), free_url()
+    source = peers.connect(zmq.SUB, source_url)
+    source.subscribe(b"")
+    publisher = Publisher(peers, sndhwm=0)
+    questions, questions_url = peers.bind(zmq.ROUTER)
+    answers = peers.connect(zmq.DEALER, pythagoras_url)
+    yes_sink, yes_url = peers.bind(zmq.PULL)
+    judge_sink, judge_url = peers.bind(zmq.PULL)
+    to_tally = peers.connect(zmq.PUSH, tally_url, sndhwm=0)
+    tally = nodes("tally", tally_url, points)
+    pythagoras = nodes("pythagoras", pythagoras_url)
+    always_yes = nodes("always_yes", publisher.url, yes_url)
+    judge = nodes("judge", publisher.url, questions_url, judge_url)
+    publisher.wait_for(always_yes, [b"00"])
+    publisher.wait_for(judge, [b"01", b"10", b"11"])
+    bitsource = nodes("bitsource", source_url, fresh_rng(seed))
+    seen = Forwarded([], [], [], [], None)
+    asking, question = None, None
+    poller = zmq.Poller()
+    for zsock in source, questions, answers, yes_sink, judge_sink:
+        poller.register(zsock, zmq.POLLIN)
+    last = time.monotonic()
+    while tally.alive and time.monotonic() - last < WAIT:
+        for node in (bitsource, always_yes, judge, pythagoras) if len(seen.points) < points else ():
+            node.check()
+        for zsock, _ in poller.poll(TICK_MS):
+            last = time.monotonic()
+            if zsock is source:
+                bits = zsock.recv()
+                if len(seen.points) < points:
+                    seen.points.append(bits.decode("ascii", "replace"))
+                    publisher.socket.send(bits)
+                    if len(seen.points) == points:
+                        bitsource.stop()
+            elif zsock is questions:
+                frames = zsock.recv_multipart()
+                asking, question = frames[0], frames[-1]
+                answers.send_multipart([b"", question])
+            elif zsock is answers:
+                answer = zsock.recv_multipart()[-1]
+                seen.questions.append((question, answer))
+                questions.send_multipart([asking, b"", answer])
+            else:
+                decision = zsock.recv()
+                (seen.yes_decisions if zsock is yes_sink else seen.judge_decisions).append(decision)
+                to_tally.send(decision)
+    tally.finish(0)
+    for zsock, bucket in (yes_sink, seen.yes_decisions), (judge_sink, seen.judge_decisions):
+        bucket += [frames[0] for frames in drain(zsock)]  # any decision more, for no point passed on
+    seen.estimate = tally.result if not tally.alive else None
+    return seen
+
+
+def forwarding_problems(seen: Forwarded, points: int) -> list[str]:
+    """What went wrong between the nodes, from what the judge's forwarders counted."""
+    problems = []
+    if len(seen.points) < points:
+        return [f"bitsource's points stopped after {len(seen.points)} of {points} had been passed on"]
+    bad = [p for p in seen.points if len(p) != 64 or set(p) - {"0", "1"}]
+    if bad:
+        return [f"bitsource published {bad[0][:80]!r}, not 64 characters of '0' and '1'"]
+    ours = [p for p in seen.points if p.startswith("00")]
+    theirs = [p for p in seen.points if not p.startswith("00")]
+    if seen.yes_decisions != [b"Y"] * len(ours):
+        problems.append(f"{len(ours)} of the points passed on started '00'; always_yes pushed "
+                        f"{len(seen.yes_decisions)} decisions ({dict(Counter(seen.yes_decisions))}): a 'Y' for each")
+    wrong = [(q, a) for q, a in seen.questions if not right_answer(q, a)]
+    if wrong:
+        problems.append(f"pythagoras answered {wrong[0][0][:60]!r} with {wrong[0][1][:40]!r}")
+    expected = [b"Y" if inside(p) else b"N" for p in theirs]
+    if seen.judge_decisions != expected:
+        problems.append(f"{len(theirs)} of the points passed on did not start '00'; judge pushed "
+                        f"{len(seen.judge_decisions)} decisions, {seen.judge_decisions.count(b'Y')} of them 'Y', where "
+                        f"the contract's rule gives {len(expected)} with {expected.count(b'Y')} 'Y', in the same order")
+    if len(seen.questions) != len(theirs):
+        problems.append(f"judge asked pythagoras {len(seen.questions)} questions for {len(theirs)} points")
+    counted = (seen.yes_decisions + seen.judge_decisions)[:points]
+    yes = counted.count(b"Y")
+    if seen.estimate is None:
+        problems.append(f"tally(points={points}) had not returned {WAIT:.0f} s after the last decision reached it")
+    elif not isinstance(seen.estimate, (int, float)) or abs(seen.estimate - 4 * yes / points) > 1e-9:
+        problems.append(f"tally returned {seen.estimate!r} for the {points} decisions passed on to it, {yes} of "
+                        f"them 'Y': 4 * yes / total is {4 * yes / points}")
+    return problems
+
+
+def right_answer(question: bytes, answer: bytes) -> bool:
+    """Is `answer` the JSON sum of the squares of the JSON list of integers `question`?"""
+    try:
+        numbers, value = json.loads(question), json.loads(answer)
+    except ValueError:
+        return False
+    return (isinstance(numbers, list) and all(type(n) is int for n in numbers) and type(value) is int
+            and value == sum(n * n for n in numbers))

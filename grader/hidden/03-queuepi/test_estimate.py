@@ -2,8 +2,12 @@
 
 A fresh student process has no socket, port or child of its own, and the judge
 counts its threads before the call: what is left when estimate_pi returns is what
-it left, as the judge sees it in /proc. A run that hangs costs only its test: the
-process ends with it. Times are the judge's own.
+it left, as the judge sees it in /proc. While estimate_pi runs, the judge keeps a
+duplicate of every TCP connection the process makes (`TcpWatch`), and reads from
+the kernel how many bytes each carried: a run's points must have crossed real
+loopback TCP, between nodes of the contract's shape, for its estimate to count.
+A run that hangs costs only its test: the process ends with it. Times are the
+judge's own.
 """
 from __future__ import annotations
 
@@ -13,9 +17,10 @@ import time
 
 import psutil
 import pytest
-from queuepi_peers import TICK, inside, returned_within, student_error, threads_left
+from queuepi_peers import (TICK, TcpWatch, forwarded_pipeline, forwarding_problems, pipeline_problems,
+                           returned_within, student_error, threads_left)
 
-from grader.student_process import StudentCodeRaised, background, library, recording_zmq_context
+from grader.student_process import StudentCodeRaised, background, library
 
 # estimate = 4 * yes / N with yes ~ Binomial(N, pi / 4): its standard deviation is
 # 4 * sqrt(p (1 - p) / N) = 1.642 / sqrt(N) (0.0164 for N = 10,000). A correct,
@@ -35,13 +40,37 @@ def number(value, call: str) -> float:
     return value
 
 
-def estimate(queuepi, process, points: int, limit: float, *args, seed: int = 0) -> tuple[float, float]:
-    """estimate_pi(points, *args) with the global random seeded: what it returned, and in how many seconds."""
+WATCHES = 3  # runs of a call while the judge's watch was kept from looking, at the most
+
+
+def watched(process, call, points: int, runs: int = 1):
+    """call(), its TCP traffic watched; what it returned, how long it took, and what the kernel's counts lack
+    for `runs` pipelines of `points` ([]: nothing). A call during most of which the watch could not look (a
+    machine too busy to run the judge's thread) is made again, up to WATCHES times in all."""
+    for _ in range(WATCHES):
+        watch = TcpWatch(process.pid)
+        try:
+            started = time.monotonic()
+            value = call()
+            ended = time.monotonic()
+            problems = pipeline_problems(watch.flows(), points, runs)
+        finally:
+            watch.close()
+        if not problems or not watch.blind(started, ended):
+            break
+    return value, ended - started, problems
+
+
+def estimate(queuepi, process, points: int, limit: float, seed: int = 0) -> tuple[float, float]:
+    """estimate_pi(points) with the global random seeded, its TCP traffic watched: what it returned, in how
+    many seconds; the test fails unless the kernel saw the points cross a pipeline of the contract's shape."""
     process.handle(library("random")).seed(seed)
-    started = time.monotonic()
-    pending = background(queuepi.estimate_pi, points, *args)
-    value = returned_within(pending, limit)
-    return number(value, pending.text), time.monotonic() - started
+    text = f"estimate_pi({points})"
+    value, seconds, problems = watched(process, lambda: returned_within(background(queuepi.estimate_pi, points),
+                                                                         limit), points)
+    assert not problems, (f"{text} returned {value!r}, but its points did not cross loopback TCP between the five "
+                          "nodes: " + "; ".join(problems))
+    return number(value, text), seconds
 
 
 @pytest.mark.points(6)
@@ -57,85 +86,22 @@ def test_estimate_pi_is_within_five_standard_deviations(queuepi, process):
         "its high-water mark, or a count stopped while always_yes was ahead")
 
 
-# -- which point reached which node --------------------------------------------------------
+# -- the nodes at volume, joined through the judge's forwarders --------------------------------------------------
 #
-# No socket of the judge's is in this pipeline, so what each node's sockets sent and
-# received is recorded on the student's side (recording_zmq_context). Only the sockets
-# the contract names count: bitsource's PUB, the SUBs of always_yes and judge, tally's
-# PULL; a socket of the student's own (credits sent back to bitsource, say) is not one.
-
-
-def node_of(record: dict) -> str | None:
-    """The contract's node a socket was made in: the innermost of the student's functions named so."""
-    return next((name for name in record["made_in"] if name in NODES), None)
-
-
-def sockets_of(records: list[dict], nodes: tuple[str, ...], kinds: tuple[str, ...]) -> list[dict]:
-    return [r for r in records if r["kind"] in kinds and node_of(r) in nodes]
-
-
-def counting_run(records: list[dict], points: int) -> tuple[list[dict], list[bytes]]:
-    """The sockets of the run (one zmq.Context) whose tally received exactly `points` decisions, and those."""
-    runs: dict[int, list[dict]] = {}
-    for record in records:
-        runs.setdefault(record["context"], []).append(record)
-    for sockets in reversed(list(runs.values())):
-        decisions = [m for r in sockets_of(sockets, ("tally",), ("PULL",)) for m in r["received"]]
-        if len(decisions) == points:
-            return sockets, decisions
-    counts = [sum(r["received_count"] for r in sockets_of(sockets, ("tally",), ("PULL",))) for sockets in runs.values()]
-    if not any(sockets_of(records, ("tally",), ("PULL",))):
-        pytest.fail(f"estimate_pi({points}, zcontext) never ran tally: no PULL socket was made in queuepi.tally "
-                    "(estimate_pi wires the contract's five nodes)", pytrace=False)
-    pytest.fail(f"estimate_pi({points}, zcontext) never had tally count exactly {points} decisions: tally's PULL "
-                f"socket received {counts} (one entry per zmq.Context it used)", pytrace=False)
-
-
-def fairness_problems(sockets: list[dict], decisions: list[bytes], points: int, value: float) -> list[str]:
-    """Are the counted decisions exactly those on `points` consecutive points bitsource published?"""
-    publishers = sockets_of(sockets, ("bitsource",), ("PUB", "XPUB"))
-    published = [m.decode("ascii", "replace") for r in publishers for m in r["sent"]]
-    received = {m.decode("ascii", "replace") for r in sockets_of(sockets, ("always_yes", "judge"), ("SUB", "XSUB"))
-                for m in r["received"]}
-    index = {bits: i for i, bits in enumerate(published)}
-    starts = [index[bits] for bits in received if bits in index]
-    if not starts:
-        return [f"no point bitsource published (of the first {len(published):,} recorded) reached the SUB socket "
-                "of always_yes or judge"]
-    first = min(starts)
-    window = published[first:first + points]
-    problems = []
-    if len(window) < points:
-        more = " (or more than were recorded)" if any(r["sent_count"] > len(r["sent"]) for r in publishers) else ""
-        problems.append(f"only {len(window)} points were published{more} from the first one a subscriber received")
-    missing = [i - first for i in range(first, first + len(window)) if published[i] not in received]
-    if missing:
-        problems.append(f"{len(missing)} of the {points} points published from the first one a subscriber received "
-                        f"never reached a subscriber (the first: #{missing[0] + 1}): lost to a slow joiner or to "
-                        "a high-water mark")
-    yes = decisions.count(b"Y")
-    should = sum(inside(bits) for bits in window)
-    if yes != should:
-        problems.append(f"tally counted {yes} 'Y' among its {points} decisions, but those {points} consecutive "
-                        f"points hold {should} inside the circle by the contract's rule: either judge decides "
-                        "differently, or some points were counted and others not (the count stopped with "
-                        "always_yes ahead of judge?)")
-    if abs(value - 4 * yes / points) > 1e-9:
-        problems.append(f"estimate_pi returned {value}, but its tally counted {yes} 'Y' of {points}: "
-                        f"4 * yes / total is {4 * yes / points}")
-    return problems
+# Which of estimate_pi's points reached which node happens inside the student process, where the judge has no
+# socket: only the student side could tell, and it is never taken on trust. What the judge can see is the
+# same counting done by the student's own nodes when each is joined to the next through a forwarder of the
+# judge's that counts every message: no point lost, none counted twice, every decision right.
 
 
 @pytest.mark.points(5)
 @pytest.mark.timeout(60)
-def test_estimate_pi_counts_consecutive_points_exactly_once(queuepi, process):
-    """Watching the sockets the contract names: tally counts exactly `points` decisions, and they are the decisions on `points` consecutive points bitsource published, each of which reached its subscriber (none lost, none counted twice, none over-represented)."""
-    points = 3000
-    zcontext = recording_zmq_context("zcontext")
-    value, _ = estimate(queuepi, process, points, 15, zcontext, seed=7)
-    sockets, decisions = counting_run(process.handle(zcontext).recording(), points)
-    problems = fairness_problems(sockets, decisions, points, value)
-    assert not problems, f"estimate_pi({points}, zcontext): " + "; ".join(problems)
+def test_nodes_joined_through_the_judges_forwarders_count_every_point_once(queuepi, nodes, peers):
+    """The five nodes, each joined to the next by a forwarder of the judge's that counts every message: of 2,000 points bitsource published, always_yes answers exactly those starting '00' with 'Y', judge asks pythagoras about each of the others and decides it by the contract's rule, pythagoras answers each question right, and tally(points=2000) returns 4 * yes / 2000 for exactly those decisions."""
+    points = 2000
+    seen = forwarded_pipeline(nodes, peers, points, seed=7)
+    problems = forwarding_problems(seen, points)
+    assert not problems, f"the nodes joined through the judge's forwarders, {points} points: " + "; ".join(problems)
 
 
 # -- what is left --------------------------------------------------------------------------
@@ -202,24 +168,34 @@ def book_ports_taken():
         blocker.close()
 
 
+def run_at_once(run, i: int, points: int, deadline: float) -> float:
+    """What run `i` of two estimate_pi(points) at once returned by `deadline` (the judge's clock): a good estimate."""
+    if not run.done(max(0.0, deadline - time.monotonic())):
+        pytest.fail(f"of two estimate_pi({points}) run at once, run {i} did not return in time (do the runs share "
+                    "fixed ports? The book's 6700-6702 were taken: let the kernel choose free ones)", pytrace=False)
+    try:
+        value = run.result(0)
+    except StudentCodeRaised as exc:
+        pytest.fail(f"of two estimate_pi({points}) run at once, run {i}: {student_error(exc)}", pytrace=False)
+    number(value, f"of two estimate_pi({points}) run at once, run {i}")
+    # six standard deviations: each run fails by chance with probability 2e-9
+    assert abs(value - math.pi) <= 6 * sigma(points), (
+        f"of two estimate_pi({points}) run at once, run {i} returned {value!r}, more than six standard "
+        "deviations from pi")
+    return value
+
+
 @pytest.mark.points(3)
 @pytest.mark.timeout(60)
 def test_estimate_pi_uses_free_ports(queuepi, process, book_ports_taken):
-    """estimate_pi never uses fixed ports: two runs at once both return good estimates, even with the book's ports 6700-6702 taken."""
+    """estimate_pi never uses fixed ports: two runs at once both return good estimates, each from a pipeline of its own over loopback TCP, even with the book's ports 6700-6702 taken."""
     points, limit = 2000, 20
-    runs = [background(queuepi.estimate_pi, points) for _ in range(2)]
-    deadline = time.monotonic() + limit
-    for i, run in enumerate(runs, start=1):
-        if not run.done(max(0.0, deadline - time.monotonic())):
-            pytest.fail(f"of two estimate_pi({points}) run at once, run {i} did not return within {limit} s (do the "
-                        "runs share fixed ports? The book's 6700-6702 were taken: let the kernel choose free ones)",
-                        pytrace=False)
-        try:
-            value = run.result(0)
-        except StudentCodeRaised as exc:
-            pytest.fail(f"of two estimate_pi({points}) run at once, run {i}: {student_error(exc)}", pytrace=False)
-        number(value, f"of two estimate_pi({points}) run at once, run {i}")
-        # six standard deviations: each run fails by chance with probability 2e-9
-        assert abs(value - math.pi) <= 6 * sigma(points), (
-            f"of two estimate_pi({points}) run at once, run {i} returned {value!r}, more than six standard "
-            "deviations from pi")
+
+    def two_at_once() -> list[float]:
+        runs = [background(queuepi.estimate_pi, points) for _ in range(2)]
+        deadline = time.monotonic() + limit
+        return [run_at_once(run, i, points, deadline) for i, run in enumerate(runs, start=1)]
+
+    values, _, problems = watched(process, two_at_once, points, runs=2)
+    assert not problems, (f"two estimate_pi({points}) run at once returned {values}, but their points did not "
+                          "cross two pipelines of their own over loopback TCP: " + "; ".join(problems))

@@ -3,23 +3,23 @@ from __future__ import annotations
 
 import pytest
 import zmq
-from workqueue_peers import quiet, receive
+from workqueue_peers import answer, quiet, receive
 from zmq_peers import STOP_BOUND, free_url
 
 
 @pytest.mark.points(3)
 def test_server_replies_handle_of_each_request(nodes, peers, handles):
     """server binds a REP socket at `url` and answers every request with handle(request), whoever asks."""
-    handle, url = handles(), free_url()
+    requests = [b"hello", b"", b"\x00\xff binary", b"again" * 1000]
+    handle, url = handles(requests=requests), free_url()
     node = nodes("server", url, handle.live)
     askers = [peers.connect(zmq.REQ, url) for _ in range(2)]
-    requests = [b"hello", b"", b"\x00\xff binary", b"again" * 1000]
     for number, request in enumerate(requests):
         askers[number % 2].send(request)
         reply = receive(askers[number % 2], f"the reply to {request[:20]!r}", node)
-        assert reply == [request * 2], (
+        assert reply == [answer(request)], (
             f"the server answered {request[:20]!r} with {reply!r:.80}; handle({request[:20]!r}) returned "
-            f"{request[:20] * 2!r} (each reply is handle(request), as one frame)")
+            f"{answer(request)!r} (each reply is handle(request), as one frame)")
     called = handle.requests(len(requests))
     assert called == requests, f"handle was called with {called!r:.200}; expected each request once, in order"
 
@@ -27,13 +27,14 @@ def test_server_replies_handle_of_each_request(nodes, peers, handles):
 @pytest.mark.points(2)
 def test_server_returns_after_exactly_requests_requests(nodes, peers, handles):
     """With requests=3, server answers three requests, then returns 3 (and answers no fourth)."""
-    handle, url = handles(), free_url()
+    handle, url = handles(requests=[b"request %d" % number for number in range(3)]), free_url()
     node = nodes("server", url, handle.live, requests=3)
     asker = peers.connect(zmq.REQ, url)
     for number in range(3):
         asker.send(b"request %d" % number)
         reply = receive(asker, f"the reply to request {number + 1} of 3", node)
-        assert reply == [b"request %d" % number * 2], f"reply {number + 1} was {reply!r}"
+        assert reply == [answer(b"request %d" % number)], (
+            f"reply {number + 1} was {reply!r}, not handle(request): {answer(b'request %d' % number)!r}")
     served = node.result(doing=" after answering its 3 requests (requests=3)")
     assert served == 3, f"server(..., requests=3) answered three requests and returned {served!r}, not 3"
     asker.send(b"one too many")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 import zmq
-from workqueue_peers import quiet, receive
+from workqueue_peers import answer, quiet, receive
 from zmq_peers import STOP_BOUND
 
 CLIENTS = [b"client-a", b"\x00k\x8bEg", b"client-a"]  # a ROUTER's own ids look like the second
@@ -23,15 +23,15 @@ def serve(router, node, worker_id: bytes, requests) -> None:
     for client_id, request in zip(CLIENTS * len(requests), requests):
         router.send_multipart([worker_id, b"", client_id, b"", request])
         frames = receive(router, f"the reply to {request!r}", node)
-        assert frames == [worker_id, b"", client_id, b"", request * 2], (
+        assert frames == [worker_id, b"", client_id, b"", answer(request)], (
             f"handed [{client_id!r}, b'', {request!r}], the worker sent back {frames[1:]!r}; expected "
-            f"[{client_id!r}, b'', {request * 2!r}]: the client's id, the delimiter, handle(request)")
+            f"[{client_id!r}, b'', {answer(request)!r}]: the client's id, the delimiter, handle(request)")
 
 
 @pytest.mark.points(4)
 def test_worker_says_ready_once_then_answers_each_envelope(nodes, peers, handles):
     """worker sends b'READY' once, then answers each [client_id, b'', request] with [client_id, b'', handle(request)]."""
-    handle = handles()
+    handle = handles(requests=[b"first", b"", b"third"])
     router, url = peers.bind(zmq.ROUTER)
     node = nodes("worker", url, handle.live)
     worker_id = ready_from(router, node)
@@ -44,7 +44,7 @@ def test_worker_says_ready_once_then_answers_each_envelope(nodes, peers, handles
 def test_worker_uses_the_identity_it_is_given(nodes, peers, handles):
     """With identity=b'worker-7', the broker sees the worker as b'worker-7' (zmq.IDENTITY, set before connect)."""
     router, url = peers.bind(zmq.ROUTER)
-    node = nodes("worker", url, handles().live, identity=b"worker-7")
+    node = nodes("worker", url, handles(requests=[b"work"]).live, identity=b"worker-7")
     worker_id = ready_from(router, node)
     assert worker_id == b"worker-7", (
         f"the broker saw the worker's READY come from {worker_id!r}, not b'worker-7': set zmq.IDENTITY before "
@@ -56,7 +56,7 @@ def test_worker_uses_the_identity_it_is_given(nodes, peers, handles):
 def test_worker_returns_how_many_requests_it_served(nodes, peers, handles):
     """Once its context is terminated, worker returns the number of requests it served (READY is not one)."""
     router, url = peers.bind(zmq.ROUTER)
-    node = nodes("worker", url, handles().live)
+    node = nodes("worker", url, handles(requests=[b"one", b"two", b"three"]).live)
     serve(router, node, ready_from(router, node), [b"one", b"two", b"three"])
     stopped = node.stop()
     assert stopped.returned_after is not None, f"the worker did not return within {STOP_BOUND:g} s of term()"

@@ -9,11 +9,13 @@ it should still be running is reported, with what it did, at the next wait.
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import psutil
 import pytest
 import zmq
 from zmq_peers import QUIET, STOP_BOUND, WAIT, Peers
@@ -107,11 +109,20 @@ def envelope(frames: list[bytes], parts: int, where: str) -> list[bytes]:
     return frames[1::2]
 
 
-class Handle:
-    """A handle built in the student process: replies request * 2, reports each call (its request, when)."""
+def answer(request: bytes, by: bytes = b"handle") -> bytes:
+    """What the judge's handle (`by`: or a worker of the judge's) answers to `request`: a value only the judge
+    knows, so that a reply not obtained from that handle (or worker) is wrong."""
+    return b"%s:%s" % (by, hashlib.blake2b(request, key=b"workqueue-" + by, digest_size=6).hexdigest().encode())
 
-    def __init__(self, process: StudentProcess, name: str, sleep: float = 0.0, stall: tuple | None = None):
-        self.live = stand_in(name, ("times", 2), sleep, stall)
+
+class Handle:
+    """A handle built in the student process: answers each of `requests` with answer(request) (b'' for any
+    other), and reports each call (its request, when). The reports may explain a failure; the answers, which
+    only the handle can give, are the evidence that it was called."""
+
+    def __init__(self, process: StudentProcess, name: str, sleep: float = 0.0, stall: tuple | None = None,
+                 requests=()):
+        self.live = stand_in(name, ("table", {r: answer(r) for r in requests}, b""), sleep, stall)
         self.calls: list[tuple[bytes, float]] = []
         self._arrived = threading.Condition()
         process.listen(name, self._called)
@@ -189,3 +200,133 @@ def first_to_receive(workers: list[FakeWorker], what: str, node: Node) -> tuple[
         if (ended := node.ended()) is not None:
             pytest.fail(f"waiting for {what}, the broker had already ended: {ended}", pytrace=False)
     pytest.fail(f"{what} never reached any worker (waited {WAIT:g} s)", pytrace=False)
+
+
+# -- process_all, seen from the judge's own workers ----------------------------------------------------------
+
+SCAN = 0.01  # seconds between looks at the student process's listening sockets, until a backend answers
+
+
+def listeners_with(pid: int, connected: int = 0) -> set[int]:
+    """The loopback TCP ports the student process listens on with exactly `connected` of its own sockets
+    connected to them, as the kernel lists them: the broker's backend has the process's `workers` (none
+    with `workers=0`), its frontend its clients."""
+    try:
+        connections = psutil.Process(pid).net_connections("tcp")
+    except psutil.Error:
+        return set()
+    listening = {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+    users = [c.raddr.port for c in connections if c.raddr and c.status != psutil.CONN_LISTEN]
+    return {port for port in listening if users.count(port) == connected}
+
+
+@dataclass
+class Taken:
+    """One request as it reached a worker of the judge's, and what became of it."""
+
+    worker: bytes
+    client_id: bytes
+    payload: bytes
+    arrived: float  # the judge's clock
+    replied: float | None = None  # when the judge sent its reply; None: held, never answered
+
+
+@dataclass
+class JudgeWorkers:
+    """Workers of the judge's own that join the backend of a process_all running in the student process.
+
+    A thread of the judge's finds the ports the student process listens on (the kernel's list), connects
+    `count` DEALERs to each that has `beside` of the process's own sockets connected (its own workers), and
+    says READY, as a worker does.
+    Every request the broker hands them is recorded, with the judge's clock; each worker answers its requests
+    in turn, `work` seconds each, with answer(payload, b"judge"): a value only the judge knows, so that a
+    reply of process_all that did not come through this worker is wrong. `hold`: a worker stuck in the middle
+    of a request (`"first"`: the first worker, on its first request, answers it only `held_for` seconds later,
+    long after a client should have given up on it; `"all"`: every worker, everything, never). A READY that
+    went to a frontend (the judge cannot tell the two ports apart before the clients have connected) is a
+    request there: it is answered at once when a worker of the judge's gets it, its reply ignored, and
+    neither is counted.
+    """
+
+    pid: int
+    context: zmq.Context
+    count: int = 1
+    work: float = 0.0
+    hold: str = ""
+    held_for: float = 5.0
+    queues: int = 1  # how many process_all run at once: the judge looks for as many backends
+    beside: int = 0  # how many workers of the student's own the backend has (process_all's `workers`)
+    taken: list[Taken] = field(default_factory=list)
+    backends: set[int] = field(default_factory=set)  # the ports from which requests came
+
+    def __post_init__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="judge-workers", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        sockets: dict[zmq.Socket, tuple[bytes, int]] = {}  # each DEALER: its name, the port it joined
+        queued: dict[zmq.Socket, list[Taken]] = {}  # requests each worker has yet to answer, in order
+        busy_until: dict[zmq.Socket, float] = {}
+        poller, joined, held, names = zmq.Poller(), set(), False, set()
+        try:
+            while not self._stop.is_set():
+                if len(self.backends) < self.queues:
+                    for port in sorted(listeners_with(self.pid, self.beside) - joined):
+                        joined.add(port)
+                        for number in range(self.count):
+                            name = b"judge-%d-%d" % (port, number + 1)
+                            sock = self.context.socket(zmq.DEALER)
+                            sock.linger, sock.identity = 0, name
+                            sock.connect(f"tcp://127.0.0.1:{port}")
+                            sock.send_multipart([b"", b"READY"])
+                            sockets[sock], queued[sock], busy_until[sock] = (name, port), [], 0.0
+                            names.add(name)
+                            poller.register(sock, zmq.POLLIN)
+                now = time.monotonic()
+                due = [busy_until[s] for s, waiting in queued.items() if waiting and waiting[0].replied is None
+                       and busy_until[s] > now]
+                wait = min([SCAN if len(self.backends) < self.queues else 0.05, *(d - now for d in due)])
+                for sock, _ in poller.poll(max(0, int(wait * 1000)) if wait > 0 else 0):
+                    frames = sock.recv_multipart()
+                    if len(frames) != 4 or frames[0] or frames[2]:
+                        continue  # a READY that went to a frontend, answered: not a request
+                    name, port = sockets[sock]
+                    if frames[1] in names:  # our own READY, sent to a frontend: not the queue's work
+                        sock.send_multipart([b"", frames[1], b"", b"not a request"])
+                        continue
+                    taken = Taken(name, frames[1], frames[3], time.monotonic())
+                    self.taken.append(taken)
+                    self.backends.add(port)
+                    if self.hold == "all":
+                        continue
+                    work = self.work
+                    if self.hold == "first" and not held and name.endswith(b"-1"):
+                        held, work = True, self.held_for
+                    if not queued[sock]:
+                        busy_until[sock] = taken.arrived + work
+                    queued[sock].append(taken)
+                now = time.monotonic()
+                for sock, waiting in queued.items():
+                    while waiting and busy_until[sock] <= now:
+                        taken = waiting.pop(0)
+                        sock.send_multipart([b"", taken.client_id, b"", answer(taken.payload, b"judge")])
+                        taken.replied = time.monotonic()
+                        if waiting:
+                            busy_until[sock] = max(now, taken.replied) + self.work
+        finally:
+            for sock in sockets:
+                sock.close(linger=0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def payloads(self) -> list[bytes]:
+        return [t.payload for t in self.taken]
+
+    def span(self) -> float:
+        """Seconds from the first request reaching a worker of the judge's to its last reply, the judge's clock."""
+        replied = [t.replied for t in self.taken if t.replied is not None]
+        return max(replied) - min(t.arrived for t in self.taken) if replied else 0.0
+
