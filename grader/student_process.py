@@ -745,14 +745,6 @@ def random_generator(seed: int, name: str = "rng") -> wire.Live:
     return wire.Live("random_generator", {"seed": seed, "name": name}, name)
 
 
-def recording_zmq_context(name: str = "zcontext") -> wire.Live:
-    """A zmq.Context built in the student process from which on every socket made there, on any context,
-    records its kind, the student's functions it was made in, its binds and connects, and what it sent
-    and received: `process.handle(it).recording()`. What student code could tamper with, so it decides
-    only what the judge cannot see from outside (which point reached which socket)."""
-    return wire.Live("recording_zmq_context", {"name": name}, name)
-
-
 def text_stream(name: str = "out") -> wire.Live:
     """A text stream built in the student process: each write reaches the judge as a `name` event."""
     return wire.Live("text_stream", {"name": name}, name)

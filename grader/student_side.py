@@ -91,7 +91,6 @@ class Link:
 
 
 LINK: list[Link] = []  # the one link of this process, once serve() has made it
-FOLDER: list[str] = []  # the submission's folder, once serve() has been told it
 
 
 def stand_in(spec: dict):
@@ -167,77 +166,6 @@ def random_generator(spec: dict):
     return random.Random(spec["seed"])
 
 
-RECORD_LIMIT = 20_000  # messages kept per socket and direction (more are counted): a reply stays under MAX_BYTES
-SOCKETS: list[dict] = []  # what every socket has done, once recording_zmq_context has been built
-
-
-def student_functions() -> list[str]:
-    """The names of the student's functions on the calling thread's stack, innermost first."""
-    names, frame = [], sys._getframe(1)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if FOLDER and isinstance(filename, str) and os.path.dirname(os.path.abspath(filename)) == FOLDER[0]:
-            names.append(frame.f_code.co_name)
-        frame = frame.f_back
-    return names
-
-
-def recording_zmq_context(spec: dict):
-    """A zmq.Context; from now on every socket of every context records itself in SOCKETS."""
-    import zmq
-
-    def plain(message) -> bytes:
-        return message.bytes if isinstance(message, zmq.Frame) else bytes(message)
-
-    def note(record: dict, direction: str, message) -> None:
-        record[direction + "_count"] += 1
-        if len(record[direction]) < RECORD_LIMIT:
-            record[direction].append(plain(message))
-
-    class RecordingSocket(zmq.Socket):
-        record = None  # declared here, so that pyzmq does not take it for a socket option
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.record = {"context": self.context, "kind": zmq.SocketType(self.type).name,
-                           "made_in": student_functions(), "binds": [], "connects": [],
-                           "sent": [], "sent_count": 0, "received": [], "received_count": 0}
-            SOCKETS.append(self.record)
-
-        def bind(self, addr):
-            result = super().bind(addr)
-            self.record["binds"].append(self.last_endpoint.decode())
-            return result
-
-        def connect(self, addr):
-            result = super().connect(addr)
-            self.record["connects"].append(addr if isinstance(addr, str) else bytes(addr).decode())
-            return result
-
-        def send(self, data, *args, **kwargs):
-            result = super().send(data, *args, **kwargs)
-            note(self.record, "sent", data)
-            return result
-
-        def recv(self, *args, **kwargs):
-            message = super().recv(*args, **kwargs)
-            note(self.record, "received", message)
-            return message
-
-    class RecordingContext(zmq.Context):
-        def recording(self) -> list[dict]:
-            """Every socket's record, its context as a number in order of first use."""
-            contexts: list = []
-            for record in SOCKETS:
-                if not any(record["context"] is c for c in contexts):
-                    contexts.append(record["context"])
-            return [{**record, "context": next(i for i, c in enumerate(contexts) if c is record["context"]),
-                     "sent": list(record["sent"]), "received": list(record["received"])} for record in SOCKETS]
-
-    zmq.Context._socket_class = RecordingSocket
-    return RecordingContext()
-
-
 def tcp_socket(spec: dict):
     """A fresh TCP/IPv4 socket of the process's own: unconnected, or (`listening`) listening on 127.0.0.1,
     a port the system chooses. For functions that are given a socket (a listener to accept on)."""
@@ -280,7 +208,7 @@ def builtin(spec: dict):
 
 BUILDERS = {"stand_in": stand_in, "memcached_client": memcached_client, "zmq_context": zmq_context,
             "text_stream": text_stream, "random_generator": random_generator, "library": library,
-            "recording_zmq_context": recording_zmq_context, "tcp_socket": tcp_socket, "repeated": repeated,
+            "tcp_socket": tcp_socket, "repeated": repeated,
             "one_pass": one_pass, "module_attribute": module_attribute, "builtin": builtin}
 FRESH = {"one_pass", "module_attribute"}  # built anew at every use: used up, or looked up at call time
 
@@ -412,7 +340,6 @@ def serve(sock, module_name: str, folder: str) -> None:
     sys.stdout = sys.stderr = out
     link = Link(sock, out)
     LINK.append(link)
-    FOLDER.append(folder)
     kept: dict = {}
     try:
         module = importlib.import_module(module_name)

@@ -13,7 +13,7 @@ from grader import lockdown
 from grader.harness import free_port
 from grader.student_process import (NotPlainData, NotWrittenYet, StudentCodeRaised, StudentProcessEnded, background,
                                     builtin, duplicate_socket, for_each, keep, library, one_pass, random_generator,
-                                    recording_zmq_context, repeat, repeated, stand_in, starmap, tcp_socket,
+                                    repeat, repeated, stand_in, starmap, tcp_socket,
                                     text_stream, value, zmq_context)
 
 
@@ -261,24 +261,6 @@ def test_repeated_calls_and_generators_built_there(process):
     their_random = process.handle(library("random"))
     their_random.seed(3)
     assert their_random.getstate() == random.Random(3).getstate()
-
-
-def test_a_recording_context_records_every_socket_and_where_it_was_made(process):
-    """Kind, the student's functions on the stack, endpoints and messages; sockets of other contexts too."""
-    url = f"tcp://127.0.0.1:{free_port()}"
-    with zmq.Context() as ours:
-        pull = ours.socket(zmq.PULL)
-        pull.linger = 0
-        pull.bind(url)
-        recording = recording_zmq_context("zcontext")
-        assert process.module().node(recording, url) == "sent"
-        assert process.module().node(zmq_context("other"), url) == "sent"
-        assert [pull.recv() if pull.poll(10_000) else None for _ in range(2)] == [b"point", b"point"]
-        pull.close()
-    records = process.handle(recording).recording()
-    assert [(r["context"], r["kind"], r["made_in"][:2]) for r in records] == [
-        (0, "PUSH", ["node"]), (0, "PULL", ["helper", "node"]), (1, "PUSH", ["node"]), (1, "PULL", ["helper", "node"])]
-    assert records[0]["connects"] == [url] and records[0]["sent"] == [b"point"] and records[0]["sent_count"] == 1
 
 
 def test_a_stub_is_not_written_yet_and_ends_the_test_at_once(process):
