@@ -15,7 +15,6 @@ import threading
 import time
 
 import zmq
-
 from references import reference
 
 BOOK_PAUSE = 0.01  # the book's bitsource sleeps this long after each point

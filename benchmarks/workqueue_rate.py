@@ -14,7 +14,6 @@ import time
 
 import zmq
 from queuepi_rate import reqrep_round_trips
-
 from references import reference
 
 WORK = 0.020  # seconds of work a slow request takes (the hidden tests' throughput check)

@@ -180,8 +180,8 @@ def _follow(sandbox: Sandbox, env: dict[str, str], nodeids: list[str], timeouts:
             if exited:
                 break
             if current is not None and now - started > timeouts[current] + limits.grace:
-                outcomes[current] = Outcome(TIMED_OUT, f"did not finish within {timeouts[current]:.0f} s "
-                                                       "and did not give way to pytest's timeout; the process was killed")
+                outcomes[current] = Outcome(TIMED_OUT, f"did not finish within {timeouts[current]:.0f} s and did "
+                                                       "not give way to pytest's timeout; the process was killed")
                 current = None
                 break
             if finished_at and now - finished_at > limits.linger:

@@ -16,8 +16,19 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from grader import (child, harness, lockdown, processes, sandbox, schedule, scoring, student_process, submission,
-                    wall, workers)
+from grader import (
+    child,
+    harness,
+    lockdown,
+    processes,
+    sandbox,
+    schedule,
+    scoring,
+    student_process,
+    submission,
+    wall,
+    workers,
+)
 from grader.child import Limits
 from grader.course import Assignment
 from grader.scoring import FAILED, AssignmentResult, Outcome, TestSpec
@@ -40,12 +51,13 @@ def services(assignments: list[Assignment]) -> Iterator[dict[str, str]]:
         harness.stop_all(servers)
 
 
+DEFAULT_LIMITS = Limits()
 UNSEALED = ("unsealed: student code ran without the wall around it (graded with --unsealed), as the "
             "grader's own user, able to read and change what that user can: this score cannot be trusted")
 
 
 def grade_assignment(assignment: Assignment, folder: Path, env: dict[str, str], workdir: Path,
-                     limits: Limits = Limits(), only: Callable[[TestSpec], bool] | None = None,
+                     limits: Limits = DEFAULT_LIMITS, only: Callable[[TestSpec], bool] | None = None,
                      sealed: bool = True) -> AssignmentResult:
     """Grade one assignment; `only` narrows the manifest (the self-tests use it to stay quick)."""
     started = time.monotonic()
@@ -112,7 +124,7 @@ def class_seal_problem() -> str | None:
     return None
 
 
-def grade(assignments: list[Assignment], folder: Path, limits: Limits = Limits(),
+def grade(assignments: list[Assignment], folder: Path, limits: Limits = DEFAULT_LIMITS,
           only: Callable[[TestSpec], bool] | None = None, unsealed: bool = False) -> list[AssignmentResult]:
     """Grade `folder` for each assignment, side by side when that is safe (schedule.py); results in the
     assignments' order. Raises child.GradingError (no wall can be built, unless `unsealed`) or

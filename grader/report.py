@@ -51,7 +51,8 @@ def summary(results: list[AssignmentResult]) -> Table:
     for r in results:
         lost = len([test for test in r.tests if not test.passed])
         style = "green" if r.tests and not lost else "red" if lost else ""
-        t.add_row(r.assignment + ("" if r.sealed else " (unsealed)"), Text(f"{number(r.score)} / {number(r.max_score)}", style=style),
+        points = Text(f"{number(r.score)} / {number(r.max_score)}", style=style)
+        t.add_row(r.assignment + ("" if r.sealed else " (unsealed)"), points,
                   f"{lost} of {len(r.tests)}", f"{r.seconds:.1f} s")
     return t
 

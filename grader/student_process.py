@@ -21,8 +21,8 @@ import os
 import select
 import signal
 import socket
-import subprocess
 import struct
+import subprocess
 import sys
 import threading
 import time

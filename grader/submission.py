@@ -133,7 +133,8 @@ def missing(submission: Path, assignment: Assignment) -> str:
                      if not any(_NOT_THEIRS.match(part) for part in p.relative_to(submission).parts)),
                     key=lambda p: p.relative_to(submission).as_posix())
     if python:
-        message += " Python files found instead: " + _shown(python[:5], submission) + (" ..." if len(python) > 5 else "")
+        message += (" Python files found instead: " + _shown(python[:5], submission)
+                    + (" ..." if len(python) > 5 else ""))
     return message
 
 

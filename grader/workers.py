@@ -4,7 +4,8 @@ A worker is a fork of the grader: it runs our code only (student code runs in th
 student processes it starts, as ever). Its result still comes back as plain JSON over
 a pipe, never a pickle: it holds what student code said (failure reasons), and
 nothing the grader reads back is ever unpickled. An exception comes back as its
-type's name and arguments, rebuilt only for the types the caller names. Each worker makes itself a child subreaper, so what its children leave behind
+type's name and arguments, rebuilt only for the types the caller names. Each worker makes itself a
+child subreaper, so what its children leave behind
 comes back to it and is reaped by `child.running` there, never by a neighbour (whose
 `reap_strays` would kill a grading in flight). Whatever a worker leaves when it ends
 comes back to the grader, which reaps it once every worker is done; an interrupt

@@ -1,8 +1,8 @@
 """Self-tests of the course repository: shared helpers for grading submissions in tests."""
 from __future__ import annotations
 
-import copy
 import contextlib
+import copy
 import functools
 import os
 import shutil

@@ -9,10 +9,7 @@ import subprocess
 import sys
 
 import psutil
-
 from conftest import ASSIGNMENTS, assignment, graded, shares
-
-from grader import course
 
 
 @shares(ASSIGNMENTS[0], "reference")

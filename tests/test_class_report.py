@@ -121,7 +121,8 @@ def made(tmp_path_factory):
         (artifacts / f"manifest-{batch['batch']}" / "manifest.json").write_text(
             json.dumps({"batch": batch["batch"], "deadline": DEADLINE, "students": entries}))
     summary = tmp / "summary.md"
-    assert cli.main(["collect", str(artifacts), "--plan", str(tmp / "plan.json"), "--csv", str(tmp / "grades.csv")]) == 0
+    assert cli.main(["collect", str(artifacts), "--plan", str(tmp / "plan.json"),
+                     "--csv", str(tmp / "grades.csv")]) == 0
     assert cli.main(["report", str(artifacts), "--plan", str(tmp / "plan.json"), "--out", str(tmp / "report.html"),
                      "--summary", str(summary), "--where", "The report: artifact class-report."]) == 0
     with open(tmp / "grades.csv", newline="") as f:

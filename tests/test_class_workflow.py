@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from conftest import ASSIGNMENTS, assignment
 
 from grader import cli
@@ -243,9 +242,9 @@ def test_the_export_holds_only_the_assignment_folders_regular_files(tmp_path):
 @pytest.mark.parametrize("bad", ["garbage", "", "01/12/2026", "2026-12-01T23:59:00", "2026-12-01"])
 def test_a_bad_deadline_stops_the_run_before_anything_is_read_or_graded(tmp_path, bad):
     output = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-S", "-m", "grader.classwork.classplan", "no-such-roster.csv", "--assignment",
-                           ID, "--deadline", bad, "--out", str(tmp_path / "plan.json"), "--github-output",
-                           str(output)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    done = subprocess.run([sys.executable, "-S", "-m", "grader.classwork.classplan", "no-such-roster.csv",
+                           "--assignment", ID, "--deadline", bad, "--out", str(tmp_path / "plan.json"),
+                           "--github-output", str(output)], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 1
     assert any(why in done.stderr for why in ("is not ISO 8601", "has no time zone", "no deadline")), done.stderr
     assert not (tmp_path / "plan.json").exists() and "ready=false" in output.read_text()
@@ -253,9 +252,9 @@ def test_a_bad_deadline_stops_the_run_before_anything_is_read_or_graded(tmp_path
 
 def test_a_roster_that_cannot_be_read_stops_the_run_loudly(tmp_path):
     output = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-S", "-m", "grader.classwork.classplan", "no-such-roster.csv", "--assignment",
-                           ID, "--deadline", DEADLINE, "--out", str(tmp_path / "plan.json"), "--github-output",
-                           str(output)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    done = subprocess.run([sys.executable, "-S", "-m", "grader.classwork.classplan", "no-such-roster.csv",
+                           "--assignment", ID, "--deadline", DEADLINE, "--out", str(tmp_path / "plan.json"),
+                           "--github-output", str(output)], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 1 and "no-such-roster.csv" in done.stderr
     assert "ready=false" in output.read_text()
 

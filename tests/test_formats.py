@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import json
 
-from grader.formats import classroom, class_csv, gradescope, markdown
+from grader.formats import class_csv, classroom, gradescope, markdown
 from grader.scoring import FAILED, PASSED, AssignmentResult, Outcome, TestResult, TestSpec
 
 

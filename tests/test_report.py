@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from grader import report
-from grader.scoring import FAILED, PASSED, AssignmentResult, Outcome, TestSpec, TestResult
+from grader.scoring import FAILED, PASSED, AssignmentResult, Outcome, TestResult, TestSpec
 
 
 def result(id: str, failing: dict[str, str], passing: list[str], notes=()) -> AssignmentResult:

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from grader.course import ROOT
 from grader.classwork.roster import RosterError, read
+from grader.course import ROOT
 
 
 def test_roster_rows_become_students(tmp_path):

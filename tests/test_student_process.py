@@ -1,21 +1,37 @@
 """The judge's handle on a student process: what a test sees when student code returns, raises, refuses or dies."""
 from __future__ import annotations
 
-import pytest
-from conftest import zygote_for
-
 import os
 import socket
 
+import pytest
 import zmq
+from conftest import zygote_for
 
 from grader import lockdown
 from grader.harness import free_port
-from grader.student_process import (NotPlainData, NotWrittenYet, StudentCodeRaised, StudentProcessEnded, background,
-                                    builtin, duplicate_socket, for_each, keep, library, one_pass, random_generator,
-                                    repeat, repeated, stand_in, starmap, tcp_socket,
-                                    text_stream, value, zmq_context)
-
+from grader.student_process import (
+    NotPlainData,
+    NotWrittenYet,
+    StudentCodeRaised,
+    StudentProcessEnded,
+    background,
+    builtin,
+    duplicate_socket,
+    for_each,
+    keep,
+    library,
+    one_pass,
+    random_generator,
+    repeat,
+    repeated,
+    stand_in,
+    starmap,
+    tcp_socket,
+    text_stream,
+    value,
+    zmq_context,
+)
 
 MODULE = '''
 import os

@@ -5,7 +5,8 @@ import math
 import pickle
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from grader import wire
 from grader.wire import Live, Ref, Refused

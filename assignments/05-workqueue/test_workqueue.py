@@ -10,9 +10,8 @@ import contextlib
 import threading
 
 import pytest
-import zmq
-
 import workqueue
+import zmq
 
 
 @contextlib.contextmanager

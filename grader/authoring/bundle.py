@@ -12,9 +12,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from grader.authoring.release import refuse, scan
 from grader.course import ROOT, Assignment
 from grader.formats.gradescope import VISIBILITIES
-from grader.authoring.release import refuse, scan
 
 SCRIPTS = Path(__file__).with_name("gradescope")
 EXECUTABLE = ("setup.sh", "run_autograder")

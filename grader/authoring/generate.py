@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 
 from grader.authoring import notebooks
-from grader.course import Assignment
 from grader.authoring.stripping import has_markers, strip_solutions
+from grader.course import Assignment
 
 SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".hypothesis"}
 

@@ -12,8 +12,8 @@ import logging
 import tempfile
 from pathlib import Path
 
-from grader.course import CATALOGUE, ROOT, SKELETONS, Assignment
 from grader.authoring.stripping import MarkerError, strip_solutions
+from grader.course import CATALOGUE, ROOT, SKELETONS, Assignment
 
 log = logging.getLogger("grader.authoring.notebooks")
 

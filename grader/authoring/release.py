@@ -18,8 +18,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from grader.authoring import generate, workflows
-from grader.course import HIDDEN, ROOT, Assignment
 from grader.authoring.stripping import HIDDEN_TESTS, SOLUTION, drop_markers, has_markers, region_lines
+from grader.course import HIDDEN, ROOT, Assignment
 
 TEMPLATE = Path(__file__).with_name("student_template")
 STUDENT_DEPENDENCIES = {"pytest", "pytest-timeout", "hypothesis", "pymemcache", "pyzmq", "mirakuru"}
@@ -142,14 +142,14 @@ def _solution_lines(assignment: Assignment) -> set[str]:
     """Lines of solution regions (and of model answers) particular enough to recognise anywhere."""
     found = set()
     for path in assignment.solution_dir.rglob("*.py"):
-        found |= {l.strip() for l in region_lines(path.read_text().splitlines(), SOLUTION) if _particular(l)}
+        found |= {line.strip() for line in region_lines(path.read_text().splitlines(), SOLUTION) if _particular(line)}
     for cell in _notebook_cells(assignment):
         meta = cell.get("metadata", {}).get("nbgrader", {})
         lines = "".join(cell.get("source", "")).splitlines()
         if meta.get("solution") and cell.get("cell_type") == "markdown":
-            found |= {l.strip() for l in lines if _particular(l)}  # a model answer, all of it
+            found |= {line.strip() for line in lines if _particular(line)}  # a model answer, all of it
         elif meta.get("solution"):
-            found |= {l.strip() for l in region_lines(lines, SOLUTION) if _particular(l)}
+            found |= {line.strip() for line in region_lines(lines, SOLUTION) if _particular(line)}
     return found
 
 
@@ -162,7 +162,7 @@ def _hidden_lines(assignment: Assignment) -> set[str]:
                 found.add(line)
     for cell in _notebook_cells(assignment):
         lines = "".join(cell.get("source", "")).splitlines()
-        found |= {l.strip() for l in region_lines(lines, HIDDEN_TESTS) if _particular(l, 12)}
+        found |= {line.strip() for line in region_lines(lines, HIDDEN_TESTS) if _particular(line, 12)}
     return found
 
 
@@ -175,9 +175,9 @@ def _source_lines(assignment: Assignment) -> set[str]:
         if path.suffix == ".ipynb":
             for cell in json.loads(text).get("cells", []):
                 lines = "".join(cell.get("source", "")).splitlines()
-                found |= {l.strip() for l in lines} - {l.strip() for l in region_lines(lines, HIDDEN_TESTS)}
+                found |= {line.strip() for line in lines} - {line.strip() for line in region_lines(lines, HIDDEN_TESTS)}
         else:
-            found |= {l.strip() for l in text.splitlines()}
+            found |= {line.strip() for line in text.splitlines()}
     return found
 
 

@@ -80,7 +80,8 @@ def student_workflow(assignments: list[Assignment]) -> dict:
                 {"name": "Check out your code", "uses": action("actions/checkout")},
                 {"name": "Set up Python", "uses": action("actions/setup-python"), "with": {"python-version": "3.11"}},
                 {"name": "Install memcached and the test tools",
-                 "run": "sudo apt-get update -q\nsudo apt-get install -y -q memcached\npython -m pip install -q -e .\n"},
+                 "run": ("sudo apt-get update -q\nsudo apt-get install -y -q memcached\n"
+                         "python -m pip install -q -e .\n")},
                 *graders,
                 reporter,
             ],

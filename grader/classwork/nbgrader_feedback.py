@@ -26,7 +26,7 @@ class HideHiddenTests(NbGraderPreprocessor):
 
 def preprocessors() -> list:
     """GenerateFeedback.preprocessors: nbgrader 0.9's own two, with ours between them."""
-    from nbgrader.preprocessors import GetGrades
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import GetGrades
 
     return [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -75,7 +75,8 @@ def headline(view: Overview, where: str = "") -> str:
              f"of {number(view.max_total)}"]
     for a in view.assignments:
         worst = next((t for t in a.tests if t.passed < t.graded), None)
-        broken = f"; most broken: `{cell(worst.test, 80)}` (passed by {worst.passed} of {worst.graded})" if worst else ""
+        broken = (f"; most broken: `{cell(worst.test, 80)}` (passed by {worst.passed} of {worst.graded})"
+                  if worst else "")
         lines.append(f"- {a.id}: mean {number(a.mean)} of {number(a.max_score)}{broken}")
     if view.push_times:
         lines.append(f"- **{len(view.late)}** commits dated before the deadline but pushed after it")

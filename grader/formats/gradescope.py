@@ -39,7 +39,8 @@ def _tests(result: AssignmentResult, visibility: str) -> list[dict]:
 
 def _check(result: AssignmentResult, visibility: str) -> dict:
     """What a student may see before the tests are shown: found and importing, or why not."""
-    verdict = result.problem or f"Your module was found and imports. The tests' results and your score {_SHOWN[visibility]}."
+    verdict = result.problem or (f"Your module was found and imports. The tests' results and your score "
+                                 f"{_SHOWN[visibility]}.")
     return {
         "name": f"{result.assignment}::your submission",
         "score": 0,

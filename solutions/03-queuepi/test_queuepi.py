@@ -9,9 +9,8 @@ import contextlib
 import random
 import threading
 
-import zmq
-
 import queuepi
+import zmq
 
 
 @contextlib.contextmanager

@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from memcached_peers import Counters, barrier, secret_square
 
 from grader.harness import CLIENT_DEFAULTS, hash_client

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 atoms = st.one_of(
     st.text(max_size=30),

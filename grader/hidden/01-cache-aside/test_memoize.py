@@ -11,7 +11,8 @@ import itertools
 import math
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from memcached_peers import Counters, barrier
 
 from grader.student_process import StudentCodeRaised, stand_in

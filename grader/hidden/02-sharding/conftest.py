@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from grader.harness import MemcachedServer
-from grader.student_process import (NotPlainData, Remote, StudentCodeRaised, builtin, keep,
-                                    value)
+from grader.student_process import NotPlainData, Remote, StudentCodeRaised, builtin, keep, value
 
 # The same list as the handout's (Debian's wamerican, from SCOWL; see words-copyright.txt).
 WORDS = Path(__file__).with_name("words.txt")

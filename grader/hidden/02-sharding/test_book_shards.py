@@ -9,7 +9,8 @@ import hashlib
 import math
 
 import pytest
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 # Words as a shard function may meet them: any text, and on purpose upper case,
 # digits, punctuation, non-ASCII letters and the edges of the book's ranges.

@@ -15,7 +15,8 @@ import zlib
 from collections import Counter
 
 import pytest
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from grader.student_process import StudentCodeRaised, one_pass, stand_in
 

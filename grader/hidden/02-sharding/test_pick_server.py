@@ -38,7 +38,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from grader.student_process import for_each, starmap
 

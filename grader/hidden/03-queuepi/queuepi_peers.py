@@ -30,8 +30,15 @@ import pytest
 import zmq
 from zmq_peers import QUIET, STOP_BOUND, WAIT, Peers, free_url
 
-from grader.student_process import (Pending, StudentCodeRaised, StudentProcess, background, duplicate_socket,
-                                    random_generator, zmq_context)
+from grader.student_process import (
+    Pending,
+    StudentCodeRaised,
+    StudentProcess,
+    background,
+    duplicate_socket,
+    random_generator,
+    zmq_context,
+)
 
 TICK = 0.05  # seconds between looks at a node while waiting for something else
 TICK_MS = int(TICK * 1000)

@@ -9,7 +9,8 @@ import re
 
 import pytest
 import zmq
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 from queuepi_peers import fresh_rng, receive, single_frame, uniformity_problems
 from zmq_peers import free_url
 
@@ -37,7 +38,8 @@ def test_ones_and_zeros_is_exactly_digits_bits(queuepi, digits, seed):
 
 @pytest.mark.points(2)
 def test_ones_and_zeros_draws_from_the_rng_it_is_given(queuepi, process):
-    """Given an rng, ones_and_zeros draws from it alone: equal seeds give equal bits, and the global random is untouched."""
+    """Given an rng, ones_and_zeros draws from it alone: equal seeds give equal bits, and the global random is
+    untouched."""
     for seed in (1, 2, 3):
         first, again = (queuepi.ones_and_zeros(POINT_BITS, fresh_rng(seed)) for _ in range(2))
         assert first == again, (f"ones_and_zeros(64, random.Random({seed})) gave {first!r} and then {again!r}: "
@@ -48,12 +50,14 @@ def test_ones_and_zeros_draws_from_the_rng_it_is_given(queuepi, process):
     global_random.seed(7)
     before = global_random.getstate()
     queuepi.ones_and_zeros(POINT_BITS, fresh_rng(1))
-    assert global_random.getstate() == before, "ones_and_zeros(64, rng) drew from the global random module, not from rng"
+    assert global_random.getstate() == before, (
+        "ones_and_zeros(64, rng) drew from the global random module, not from rng")
 
 
 @pytest.mark.points(3)
 def test_ones_and_zeros_bits_are_uniform_and_independent(queuepi):
-    """Over 4,000 strings of 64 bits, each bit is 1 half the time, neighbours agree half the time, and the prefixes '00', '01', '10', '11' come a quarter of the time each."""
+    """Over 4,000 strings of 64 bits, each bit is 1 half the time, neighbours agree half the time, and the prefixes
+    '00', '01', '10', '11' come a quarter of the time each."""
     samples = repeat(queuepi.ones_and_zeros, 4000, POINT_BITS, fresh_rng(20240))
     assert all(isinstance(s, str) and len(s) == POINT_BITS for s in samples), (
         "ones_and_zeros(64, rng) did not always give a str of 64 bits")
@@ -74,7 +78,8 @@ def collect_points(nodes, peers, count: int, rng=None):
 @pytest.mark.points(3)
 @pytest.mark.timeout(40)
 def test_bitsource_binds_and_publishes_strings_of_64_bits(queuepi, nodes, peers):
-    """bitsource binds url with a PUB socket and publishes, again and again, 2 * B = 64 characters of '0'/'1' as UTF-8."""
+    """bitsource binds url with a PUB socket and publishes, again and again, 2 * B = 64 characters of '0'/'1'
+    as UTF-8."""
     _, messages = collect_points(nodes, peers, 300)
     wrong = [m for m in messages if not BITS.fullmatch(m)]
     assert not wrong, (f"{len(wrong)} of 300 messages were not 64 ASCII '0'/'1' characters, "
@@ -95,7 +100,8 @@ def test_bitsource_bits_are_uniform(queuepi, nodes, peers):
 @pytest.mark.points(2)
 @pytest.mark.timeout(40)
 def test_bitsource_publishes_ones_and_zeros_of_its_rng_in_order(queuepi, nodes, peers):
-    """With an rng, bitsource publishes ones_and_zeros(2 * B, rng), one after another: what arrives is that sequence, in order (the start may be missed)."""
+    """With an rng, bitsource publishes ones_and_zeros(2 * B, rng), one after another: what arrives is that sequence,
+    in order (the start may be missed)."""
     node, messages = collect_points(nodes, peers, 200, fresh_rng(99))
     node.stop()  # flat out, it would compete with the twin's draws
     received = [m.decode("ascii", "replace") for m in messages]

@@ -17,8 +17,16 @@ import time
 
 import psutil
 import pytest
-from queuepi_peers import (TICK, TcpWatch, forwarded_pipeline, forwarding_problems, pipeline_problems,
-                           returned_within, student_error, threads_left)
+from queuepi_peers import (
+    TICK,
+    TcpWatch,
+    forwarded_pipeline,
+    forwarding_problems,
+    pipeline_problems,
+    returned_within,
+    student_error,
+    threads_left,
+)
 
 from grader.student_process import StudentCodeRaised, background, library
 
@@ -76,7 +84,8 @@ def estimate(queuepi, process, points: int, limit: float, seed: int = 0) -> tupl
 @pytest.mark.points(6)
 @pytest.mark.timeout(60)
 def test_estimate_pi_is_within_five_standard_deviations(queuepi, process):
-    """estimate_pi(10_000) is within five standard deviations of pi (sigma = 1.642 / sqrt(10,000) = 0.0164): no point lost, duplicated or over-represented; and it returns within 25 s."""
+    """estimate_pi(10_000) is within five standard deviations of pi (sigma = 1.642 / sqrt(10,000) = 0.0164): no point
+    lost, duplicated or over-represented; and it returns within 25 s."""
     points = 10_000
     value, seconds = estimate(queuepi, process, points, 25, seed=2024)
     off = abs(value - math.pi) / sigma(points)
@@ -97,7 +106,10 @@ def test_estimate_pi_is_within_five_standard_deviations(queuepi, process):
 @pytest.mark.points(5)
 @pytest.mark.timeout(60)
 def test_nodes_joined_through_the_judges_forwarders_count_every_point_once(queuepi, nodes, peers):
-    """The five nodes, each joined to the next by a forwarder of the judge's that counts every message: of 2,000 points bitsource published, always_yes answers exactly those starting '00' with 'Y', judge asks pythagoras about each of the others and decides it by the contract's rule, pythagoras answers each question right, and tally(points=2000) returns 4 * yes / 2000 for exactly those decisions."""
+    """The five nodes, each joined to the next by a forwarder of the judge's that counts every message: of 2,000 points
+    bitsource published, always_yes answers exactly those starting '00' with 'Y', judge asks pythagoras about each
+    of the others and decides it by the contract's rule, pythagoras answers each question right, and
+    tally(points=2000) returns 4 * yes / 2000 for exactly those decisions."""
     points = 2000
     seen = forwarded_pipeline(nodes, peers, points, seed=7)
     problems = forwarding_problems(seen, points)
@@ -144,7 +156,8 @@ def leftovers(process, threads_before: int, grace: float = 1.0) -> list[str]:
 @pytest.mark.points(3)
 @pytest.mark.timeout(60)
 def test_estimate_pi_leaves_no_thread_socket_or_process_behind(queuepi, process):
-    """When estimate_pi returns, every node has stopped: no thread, zmq context, open TCP socket or child process of its making is left (a second's grace)."""
+    """When estimate_pi returns, every node has stopped: no thread, zmq context, open TCP socket or child process of
+    its making is left (a second's grace)."""
     before = process.threads()
     estimate(queuepi, process, 2000, 15, seed=1)
     left = leftovers(process, before)
@@ -188,7 +201,8 @@ def run_at_once(run, i: int, points: int, deadline: float) -> float:
 @pytest.mark.points(3)
 @pytest.mark.timeout(60)
 def test_estimate_pi_uses_free_ports(queuepi, process, book_ports_taken):
-    """estimate_pi never uses fixed ports: two runs at once both return good estimates, each from a pipeline of its own over loopback TCP, even with the book's ports 6700-6702 taken."""
+    """estimate_pi never uses fixed ports: two runs at once both return good estimates, each from a pipeline of its own
+    over loopback TCP, even with the book's ports 6700-6702 taken."""
     points, limit = 2000, 20
 
     def two_at_once() -> list[float]:

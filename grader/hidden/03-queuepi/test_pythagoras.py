@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 BIG = 10 ** 40
 
@@ -17,7 +18,8 @@ BIG = 10 ** 40
 @example(numbers=[2 ** 32 - 1, 2 ** 32 - 1])
 @example(numbers=[-5])
 def test_pythagoras_replies_with_the_sum_of_squares(queuepi, asker, numbers):
-    """pythagoras binds a REP socket and answers each JSON array of integers with the JSON sum of their squares: exact for big integers, 0 for []."""
+    """pythagoras binds a REP socket and answers each JSON array of integers with the JSON sum of their squares: exact
+    for big integers, 0 for []."""
     request = json.dumps(numbers).encode()
     answer = asker.ask(request)
     expected = sum(n * n for n in numbers)

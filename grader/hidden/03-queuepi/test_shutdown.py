@@ -74,7 +74,8 @@ SCENARIOS = {"bitsource": stuck_bitsource, "always_yes": stuck_always_yes, "judg
 @pytest.mark.points(2)
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_node_returns_within_a_second_of_termination(queuepi, process, nodes, peers, name):
-    """Once its context is terminated the node returns (catching zmq.ContextTerminated) within a second, its sockets closed with linger 0 even with messages unsent, and no thread of its own left running."""
+    """Once its context is terminated the node returns (catching zmq.ContextTerminated) within a second, its sockets
+    closed with linger 0 even with messages unsent, and no thread of its own left running."""
     before = process.threads()
     node = SCENARIOS[name](nodes, peers)
     node.check()

@@ -7,7 +7,8 @@ import random
 
 import pytest
 import zmq
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 from queuepi_peers import Publisher, Pythagoras, count_arrivals, drain, receive, single_frame
 
 PREFIXES = ("00", "01", "10", "11")
@@ -39,7 +40,8 @@ def start_always_yes(nodes, peers):
 
 @pytest.mark.points(3)
 def test_always_yes_subscribes_to_00_only(queuepi, nodes, peers):
-    """always_yes's SUB connects to in_url subscribed to b'00' and nothing else: of 30 points of each prefix, it answers exactly the 30 starting '00'."""
+    """always_yes's SUB connects to in_url subscribed to b'00' and nothing else: of 30 points of each prefix, it
+    answers exactly the 30 starting '00'."""
     publisher, sink, node = start_always_yes(nodes, peers)
     assert publisher.topics == {b"00"}, (
         f"always_yes subscribed to {sorted(publisher.topics)}: it must subscribe to b'00' only "
@@ -69,7 +71,8 @@ def test_always_yes_pushes_Y_for_each_point(queuepi, nodes, peers):
 
 @pytest.mark.points(3)
 def test_judge_subscribes_to_01_10_11_only(queuepi, nodes, peers):
-    """judge's SUB connects to in_url subscribed to b'01', b'10' and b'11' only: of 20 points of each prefix it decides exactly the 60 not starting '00'."""
+    """judge's SUB connects to in_url subscribed to b'01', b'10' and b'11' only: of 20 points of each prefix it decides
+    exactly the 60 not starting '00'."""
     publisher, pythagoras = Publisher(peers), Pythagoras(peers)
     sink, sink_url = peers.bind(zmq.PULL)
     node = nodes("judge", publisher.url, pythagoras.url, sink_url)
@@ -96,7 +99,8 @@ def judge_bits():
 @example(bits="1" * 64)
 @example(bits="10" * 32)
 def test_judge_asks_pythagoras_about_the_interleaved_coordinates(queuepi, judge_rig, bits):
-    """For bits s, judge's REQ sends pythagoras the JSON array [n, m] with n = int(s[::2], 2) and m = int(s[1::2], 2): the even and the odd bits."""
+    """For bits s, judge's REQ sends pythagoras the JSON array [n, m] with n = int(s[::2], 2) and m = int(s[1::2], 2):
+    the even and the odd bits."""
     request, _ = judge_rig.decide(bits)
     expected = [int(bits[::2], 2), int(bits[1::2], 2)]
     try:

@@ -10,7 +10,8 @@ import time
 
 import pytest
 import zmq
-from hypothesis import Phase, given, settings, strategies as st
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
 from queuepi_peers import TICK
 from zmq_peers import WAIT, free_url
 
@@ -71,7 +72,8 @@ def test_tally_returns_four_times_the_fraction_of_yes(queuepi, nodes, peers, dec
 
 @pytest.mark.points(2)
 def test_tally_returns_after_exactly_points_decisions(queuepi, nodes, peers):
-    """tally(zcontext, url, points) returns by itself once it has counted `points` decisions, and counts none of those after them."""
+    """tally(zcontext, url, points) returns by itself once it has counted `points` decisions, and counts none of those
+    after them."""
     decisions = "YNYNN" + "YYYYYYYYYY"  # 5 points: 1.6; one more or one fewer gives 2.0 or more
     result = run_tally(nodes, peers, decisions, 5)
     assert result == pytest.approx(1.6), (
@@ -90,7 +92,8 @@ def number_matches(printed: str, value: float) -> bool:
 
 @pytest.mark.points(3)
 def test_tally_writes_one_line_per_decision_like_the_book(queuepi, process, nodes, peers):
-    """With out, tally writes one line per decision, the decision and the estimate so far, as the book prints: 'Y 4.0', 'N 2.0', 'Y 2.6666666666666665'."""
+    """With out, tally writes one line per decision, the decision and the estimate so far, as the book prints: 'Y 4.0',
+    'N 2.0', 'Y 2.6666666666666665'."""
     decisions = "YNYYNNYNYYYN"
     out = Written(process)
     run_tally(nodes, peers, decisions, len(decisions), out.stream)
@@ -106,7 +109,8 @@ def test_tally_writes_one_line_per_decision_like_the_book(queuepi, process, node
 
 @pytest.mark.points(2)
 def test_tally_without_points_returns_the_latest_estimate_when_terminated(queuepi, process, nodes, peers):
-    """With points=None, tally counts until its context is terminated, then returns the latest estimate (here from two pushers at once)."""
+    """With points=None, tally counts until its context is terminated, then returns the latest estimate (here from two
+    pushers at once)."""
     decisions = "YYNYNNN"
     url, out = free_url(), Written(process)
     node = nodes("tally", url, None, out.stream)

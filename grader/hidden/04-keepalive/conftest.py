@@ -24,7 +24,8 @@ def keepalive(process):
 
 @pytest.fixture
 def script(zygotes):
-    """script(*args) -> keepalive.py running as a program (`python keepalive.py ARGS`) as the student; ended afterwards."""
+    """script(*args) -> keepalive.py running as a program (`python keepalive.py ARGS`) as the student; ended
+    afterwards."""
     started: list[StudentScript] = []
 
     def start(*args: str) -> StudentScript:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from peers import LAST_WORDS, POLL, NamespacePeer
 
 from grader.student_process import StudentCodeRaised, background, keep
-from peers import LAST_WORDS, POLL, NamespacePeer
 
 IDLE, INTERVAL, COUNT = 1, 1, 2
 # Linux notices idle + interval * count = 3 s after the last packet (measured here:

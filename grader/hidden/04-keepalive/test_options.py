@@ -9,10 +9,11 @@ import select
 import socket
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+from peers import WAIT, Keepalive, duplicate, keepalive_options, options_of
 
 from grader.student_process import keep, tcp_socket
-from peers import WAIT, Keepalive, duplicate, keepalive_options, options_of
 
 # Linux's own limits: TCP_KEEPIDLE and TCP_KEEPINTVL up to 32767 s, TCP_KEEPCNT up to 127.
 SECONDS, PROBES = st.integers(1, 32767), st.integers(1, 127)

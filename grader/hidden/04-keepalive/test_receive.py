@@ -5,10 +5,11 @@ import statistics
 import time
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+from peers import POLL, WAIT, cpu_of_plain_reading, in_background, send_and_close
 
 from grader.student_process import StudentCodeRaised, background, stand_in, tcp_socket
-from peers import POLL, WAIT, cpu_of_plain_reading, in_background, send_and_close
 
 CHUNKS = st.lists(st.binary(max_size=5000), max_size=30)
 PAYLOAD = 2 << 20  # bytes: 2 MiB in all, sent over CONNECTIONS connections of 256 KiB
@@ -69,8 +70,8 @@ def test_receive_gives_each_chunk_to_on_data(keepalive, process):
     payload = bytes(range(256)) * 2000
     chunks: list = []
     process.listen("on_data", lambda args: chunks.append(args[0]))
-    got, _ = receive_from_a_client_of_ours(keepalive, process, [payload[i:i + 7000] for i in range(0, len(payload), 7000)],
-                                           on_data=stand_in("on_data", ("const", None)))
+    pieces = [payload[i:i + 7000] for i in range(0, len(payload), 7000)]
+    got, _ = receive_from_a_client_of_ours(keepalive, process, pieces, on_data=stand_in("on_data", ("const", None)))
     assert chunks, "receive(listener, on_data=f) never called f"
     joined = b"".join(chunks)
     assert joined == got == payload, (

@@ -9,9 +9,9 @@ import threading
 import time
 
 import pytest
+from peers import POLL, WAIT, OneConnection, connect_when_listening
 
 from grader.harness import free_port
-from peers import POLL, WAIT, OneConnection, connect_when_listening
 
 
 class Output:

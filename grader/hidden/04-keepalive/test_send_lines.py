@@ -6,10 +6,11 @@ import socket
 import time
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+from peers import POLL, WAIT, OneConnection, keepalive_options, student_end_of
 
 from grader.student_process import background, library, repeated
-from peers import POLL, WAIT, OneConnection, keepalive_options, student_end_of
 
 # Any unicode but lone surrogates (which UTF-8 cannot encode), empty lines too. The same
 # characters as st.text()'s default codec="utf-8", which costs seconds to tabulate per grading.

@@ -106,7 +106,7 @@ def test_process_all_with_four_workers_is_three_times_faster(workqueue, handles,
     sooner than one (the judge's own workers, timed on its own clock from the first request to the last reply)."""
     sent = payloads(40)
     seen = []
-    for attempt in range(ATTEMPTS):
+    for _ in range(ATTEMPTS):
         spans = {}
         for count in 1, 4:
             judge = judge_workers(count=count, work=WORK)
@@ -173,7 +173,8 @@ def test_process_all_uses_free_ports(workqueue, handles, judge_workers):
         for tag, run in runs.items():
             replies = outcome(run, "with ports 5555-5560 and 6700-6702 taken and another process_all running, "
                                    "process_all")
-            through_the_judge(payloads(10, tag), replies, judge, f"of two process_all at once, the {tag.decode()!r} one")
+            through_the_judge(payloads(10, tag), replies, judge,
+                              f"of two process_all at once, the {tag.decode()!r} one")
         assert len(judge.backends) == 2, f"two process_all at once shared one backend port: {judge.backends}"
     finally:
         for listener in taken:

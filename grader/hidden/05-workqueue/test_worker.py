@@ -30,7 +30,8 @@ def serve(router, node, worker_id: bytes, requests) -> None:
 
 @pytest.mark.points(4)
 def test_worker_says_ready_once_then_answers_each_envelope(nodes, peers, handles):
-    """worker sends b'READY' once, then answers each [client_id, b'', request] with [client_id, b'', handle(request)]."""
+    """worker sends b'READY' once, then answers each [client_id, b'', request] with
+    [client_id, b'', handle(request)]."""
     handle = handles(requests=[b"first", b"", b"third"])
     router, url = peers.bind(zmq.ROUTER)
     node = nodes("worker", url, handle.live)

@@ -20,8 +20,15 @@ import pytest
 import zmq
 from zmq_peers import QUIET, STOP_BOUND, WAIT, Peers
 
-from grader.student_process import (NotPlainData, StudentCodeRaised, StudentProcess, StudentProcessEnded,
-                                    background, stand_in, zmq_context)
+from grader.student_process import (
+    NotPlainData,
+    StudentCodeRaised,
+    StudentProcess,
+    StudentProcessEnded,
+    background,
+    stand_in,
+    zmq_context,
+)
 
 TICK_MS = 20
 STUDENT_ERRORS = (StudentCodeRaised, NotPlainData, StudentProcessEnded)
