@@ -73,7 +73,7 @@ def cmd_grade(args) -> int:
         return fail(NO_SERVICE, str(exc))
     except GradingError as exc:
         return fail(BROKEN, str(exc))
-    report.show(results, verbose=args.verbose)
+    # Every file first: whatever the terminal makes of the report, the grade is kept.
     if args.results:
         document = gradescope.results_json(results, time.monotonic() - started, args.visibility)
         _new(args.results).write_text(json.dumps(document, indent=2) + "\n")
@@ -81,6 +81,7 @@ def cmd_grade(args) -> int:
         _new(args.runner_json).write_text(json.dumps(classroom.runner_result(results), indent=2) + "\n")
     if args.summary:
         _append(args.summary, markdown.summary(results, title=args.title or ""))
+    report.show(results, verbose=args.verbose)
     return 0
 
 

@@ -30,8 +30,20 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Student text made safe to print and to store: a lone surrogate (which no terminal and no UTF-8
+    file takes) as its escape, and every control character but newline and tab (a terminal's escape
+    sequences: clear the screen, set the title, write the clipboard) as `\\x..`."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 def clean(reason: str) -> str:
-    """`reason` without the test tools' own instructions, and safe to show as Markdown."""
+    """`reason` without the test tools' own instructions, printable, and safe to show as Markdown."""
+    reason = printable(reason)
     kept: list[str] = []
     explanation: int | None = None  # the indentation of an "Explanation:" block being skipped
     for line in reason.splitlines():

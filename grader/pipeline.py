@@ -31,6 +31,7 @@ from grader import (
 )
 from grader.child import Limits
 from grader.course import Assignment
+from grader.feedback import printable
 from grader.scoring import FAILED, AssignmentResult, Outcome, TestSpec
 
 
@@ -80,8 +81,8 @@ def grade_assignment(assignment: Assignment, folder: Path, env: dict[str, str], 
     else:
         outcomes, run_notes = child.run_tests(box, env, manifest, limits, sealed)
         notes += run_notes
-    return AssignmentResult(assignment.id, scoring.score(manifest, outcomes), notes,
-                            round(time.monotonic() - started, 2), problem or "", sealed)
+    return AssignmentResult(assignment.id, scoring.score(manifest, outcomes), [printable(n) for n in notes],
+                            round(time.monotonic() - started, 2), printable(problem or ""), sealed)
 
 
 def grade_group(group: list[Assignment], folder: Path, work: Path, limits: Limits,

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import psutil
 from _pytest.outcomes import OutcomeException  # pytest's own base of fail() and skip()
 
 from grader import lockdown, wall, wire
@@ -42,6 +43,7 @@ HELLO_SECONDS = 30.0  # for a child to be set up and say hello
 UNASKED_LIMIT = 10  # replies to requests the judge never made (correct code sends none), before it stops listening
 EVENT_LIMIT = 1 << 20  # bytes one stand-in event may take
 EVENTS_LIMIT = 1_000_000  # stand-in events one process may report
+EVENT_BYTES_LIMIT = 64 << 20  # ... and bytes of them in all (a test's listener may keep every one)
 CALL_TEXT_LIMIT = 200
 
 
@@ -53,7 +55,8 @@ class Limits:
     address_space: int = 1 << 30  # 1 GiB
     file_size: int = 16 << 20  # 16 MiB per file written
     open_files: int = 128
-    processes: int = 64  # per user, threads included; set only when the process has a user of its own
+    processes: int = 64  # per uid (in the sandbox's user namespace without root), threads included
+    memory: int = 2 << 30  # bytes all student processes of a sandbox may hold between them (zygote.py)
     core: int = 0
     scratch: int = 64 << 20  # bytes of each private tmpfs (home, /tmp, ...) when running as root
 
@@ -71,8 +74,8 @@ class Box:
 
     def config(self, control: int) -> dict:
         limits = dict(vars(self.limits))
-        if self.uid is None:
-            limits["processes"] = None  # RLIMIT_NPROC counts every process of the grader's own user
+        if not self.sealed:  # RLIMIT_NPROC would count every process of the grader's own user
+            limits["processes"] = None
         folder = wall.BOX if self.sealed else str(self.folder)
         home = wall.HOME if self.sealed else str(self.folder.parent / "home")
         return {"control": control, "folder": folder, "module": self.module, "uid": self.uid,
@@ -184,6 +187,7 @@ class Zygote:
                 out.close()
         self.control = ours
         self.box = box
+        self._pid: int | None = None
 
     def _ask(self, request: dict, fds: list[int] = ()) -> dict:
         try:
@@ -226,6 +230,32 @@ class Zygote:
             pid, _ = greeted(greeting)
         return StudentScript(self, reply["pid"], pid, open(ends[0][1], "wb", buffering=0),
                              open(ends[1][0], "rb"), open(ends[2][0], "rb"))
+
+    @property
+    def pid(self) -> int:
+        """The zygote's own pid, in our numbering: behind the wall, bwrap's one child."""
+        if self._pid is None:
+            self._pid = self.process.pid
+            if self.box.sealed:
+                deadline = time.monotonic() + HELLO_SECONDS
+                while not (children := psutil.Process(self.process.pid).children()) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                self._pid = children[0].pid if children else self.process.pid
+        return self._pid
+
+    def cpu_time(self) -> float:
+        """CPU seconds of every student process of this sandbox, as the kernel counts them: those alive
+        (each to the nanosecond, its threads included, and what it has reaped), and those that have
+        ended and been reaped by the zygote (orphans come back to it). The zygote's own work is left out."""
+        zygote = psutil.Process(self.pid)
+        total = sum(zygote.cpu_times()[2:4])  # children_user, children_system: every child it reaped
+        for process in zygote.children(recursive=True):
+            try:
+                reaped = sum(process.cpu_times()[2:4])
+                total += time.clock_gettime(((~process.pid) << 3) | CPUCLOCK_SCHED) + reaped
+            except (psutil.Error, OSError):
+                pass  # it ended just now: its time has gone to its parent's, or is about to
+        return total
 
     def end(self, pid: int, grace: float = 0.0) -> dict:
         try:
@@ -281,7 +311,7 @@ class StudentProcess:
         self._numbers = itertools.count(1)
         self._replies: dict = {}  # request number (None: the import) -> its reply
         self._awaited: set = {None}  # requests sent whose reply has not come yet (None: the import)
-        self._unasked = self._events = 0
+        self._unasked = self._events = self._event_bytes = 0
         self._broken: str | None = None  # why the reader stopped: the process is gone, or it sent nonsense
         self._bad_event: str | None = None
         self._arrived = threading.Condition()
@@ -320,7 +350,9 @@ class StudentProcess:
                     why = "reported a malformed call of a stand-in"
                     break
                 self._events += 1
-                if len(data) > EVENT_LIMIT or self._events > EVENTS_LIMIT:
+                self._event_bytes += len(data)
+                if len(data) > EVENT_LIMIT or self._events > EVENTS_LIMIT \
+                        or self._event_bytes > EVENT_BYTES_LIMIT:
                     why = (f"flooded the test with stand-in calls ({self._events} calls; the last of {len(data)} "
                            "bytes)")
                     break
@@ -477,11 +509,10 @@ class StudentProcess:
             return 0
 
     def cpu_time(self) -> float:
-        """CPU seconds the student process has used so far, every thread (ended ones too) counted,
-        read from the kernel's clock of that process (the judge's own look, to the nanosecond)."""
-        if self.pid is None:
-            raise StudentProcessEnded("the student process ended before it could be measured")
-        return time.clock_gettime(((~self.pid) << 3) | CPUCLOCK_SCHED)
+        """CPU seconds the student's code has used so far in this sandbox, read from the kernel: this
+        process's every thread, and every process it (or another student process) started, alive or
+        ended (Zygote.cpu_time). Work handed to a forked child is counted too."""
+        return self.zygote.cpu_time()
 
     def end(self, grace: float = 0.0) -> dict:
         """Stop the process and everything it started; returns how it ended (once).

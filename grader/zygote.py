@@ -49,6 +49,7 @@ import importlib.util
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -225,6 +226,7 @@ def child(config: dict, request: dict, fds: list[int]) -> None:
             hello(greeting)
             if script:
                 greeting.close()
+            sys.modules["_grader_syscall_filter"].install()  # last: nothing of ours needs what it refuses
         except BaseException:
             os._exit(SETUP_FAILED)
         side = sys.modules["_grader_student_side"]
@@ -315,6 +317,44 @@ def end(config: dict, pid: int, grace: float = 0.0) -> dict:
     return {"killed": alive, "exit": code}
 
 
+WATCH_SECONDS = 0.1  # how often the memory of the student processes is looked at, between requests
+SHM_COLUMNS = ("size", "rss")
+
+
+def memory_in_use() -> int:
+    """Bytes the student processes hold: their proportional set sizes (shared pages shared out, so a
+    fork is not counted twice), and every System V shared-memory segment, which outlives them."""
+    total = 0
+    for pid in descendants():
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) << 10 for line in f if line.startswith("Pss:"))
+        except (OSError, StopIteration, ValueError, IndexError):
+            pass
+    try:
+        with open("/proc/sysvipc/shm") as table:
+            rows = [line.split() for line in table]
+        rss = rows[0].index("rss")
+        total += sum(int(row[rss]) for row in rows[1:] if len(row) > rss)
+    except (OSError, ValueError, IndexError):
+        pass
+    return total
+
+
+def watch_memory(limit: int | None) -> None:
+    """When the student processes hold more than `limit` bytes between them (many processes, each under
+    its own address-space limit; shared memory), end all of them: the judge sees a process killed."""
+    if not limit or not reap() or memory_in_use() <= limit:
+        return
+    kill_everything()
+    try:
+        with open("/proc/sysvipc/shm") as table:
+            for line in list(table)[1:]:
+                _libc.shmctl(int(line.split()[1]), IPC_RMID, None)
+    except (OSError, ValueError, IndexError):
+        pass
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
     control = socket.socket(fileno=config.pop("control"))
@@ -326,6 +366,7 @@ def main() -> None:
             pass
     wire = load("_grader_wire", "wire.py")
     load("_grader_student_side", "student_side.py")
+    load("_grader_syscall_filter", "syscall_filter.py")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # student processes of our own user may signal us
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # ... but never read our memory or trace us
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -333,6 +374,9 @@ def main() -> None:
     if not config["sealed"] and os.getppid() == 1:
         return  # the judge is already gone (behind the wall, bwrap's --die-with-parent sees to it)
     while True:
+        if not select.select([control], [], [], WATCH_SECONDS)[0]:
+            watch_memory(config["limits"].get("memory"))
+            continue
         try:
             data, fds, _, _ = socket.recv_fds(control, 1024, 4)
         except OSError:

@@ -8,6 +8,31 @@ TIMINGS = "((idle_option, idle), (\"TCP_KEEPINTVL\", interval), (\"TCP_KEEPCNT\"
 GUARD = "        if hasattr(socket, name):\n"
 RECV = "                chunk = connection.recv(65536)\n"
 CATCH = "            except OSError:  # keepalive gave up, or the peer reset: it is gone\n"
+OFFLOAD = """_slow_receive = receive
+
+
+def receive(listener, on_data=None):
+    import os
+    if on_data is not None:
+        return _slow_receive(listener, on_data)
+    out, into = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(out)
+        view = memoryview(_slow_receive(listener))
+        while view:
+            view = view[os.write(into, view):]
+        os._exit(0)
+    os.close(into)
+    chunks = []
+    while chunk := os.read(out, 1 << 20):
+        chunks.append(chunk)
+    os.close(out)
+    os.waitpid(pid, 0)
+    return b"".join(chunks)
+
+
+"""
 OPTION_TESTS = ("test_enable_keepalive_sets_what_it_is_given", "test_enable_keepalive_defaults",
                 "test_listener_has_keepalive_on", "test_accepted_connection_inherits_keepalive",
                 "test_receive_returns_when_the_peer_vanishes")
@@ -36,6 +61,11 @@ WRONG = [
     Variant(A, "recv-one-byte", "reads a byte at a time",
             ("test_receive_reads_in_chunks",),
             ((RECV, "                chunk = connection.recv(1)\n"),)),
+    Variant(A, "recv-one-byte-in-a-child", "reads a byte at a time in a forked child, whose CPU a test of the "
+            "student process's own clock alone would not see (the red team's)",
+            ("test_receive_reads_in_chunks",),
+            ((RECV, "                chunk = connection.recv(1)\n"),
+             ('if __name__ == "__main__":\n', OFFLOAD + 'if __name__ == "__main__":\n'))),
     Variant(A, "raises-on-a-dead-peer", "lets the reset or the keepalive timeout escape from receive",
             ("test_receive_returns_what_arrived_before_a_reset", "test_receive_returns_when_the_peer_vanishes"),
             (("            try:\n" + RECV + CATCH + "                break\n",

@@ -15,7 +15,9 @@ manager starts each one inside bubblewrap (wall.py), as the graded modules are:
   the one thing besides scratch it may write;
 - as root, it runs as the student uid (lockdown.student_uid), which becomes the
   kernel's user before any of its code runs; without root, as the instructor's own
-  user in a user namespace. Interrupts go as messages (bwrap does not pass signals on).
+  user in a user namespace. Either way lab_start.py gives it resource limits and the
+  syscall filter (syscall_filter.py) first. Its folder is a small tmpfs as root.
+  Interrupts go as messages (bwrap does not pass signals on).
 
 The hidden-test cells of a lab still run in the same kernel as the student's code:
 nbgrader's design. Those points are the student's own process saying how its tests
@@ -23,6 +25,7 @@ went, so they are worth little and say so (docs/instructors.md).
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import sys
@@ -33,23 +36,35 @@ from jupyter_client.manager import AsyncKernelManager
 
 from grader import lockdown, wall
 
-HARNESS = Path(__file__).resolve().parent.parent / "harness.py"
-LAB = "/opt/lab"  # where harness.py is, inside
-# As root: become the student uid, then run the kernel (bwrap keeps SETUID and SETGID for this alone).
-BECOME = ("import os, sys; uid = int(sys.argv[1]); os.setgroups([]); os.setgid(uid); os.setuid(uid); "
-          "os.execv(sys.argv[2], sys.argv[2:])")
+GRADER = Path(__file__).resolve().parent.parent
+HARNESS = GRADER / "harness.py"
+START = Path(__file__).with_name("lab_start.py")  # the student's uid, limits and syscall filter, then the kernel
+LAB = "/opt/lab"  # where harness.py and the two files of the start are, inside
 
 
 def lab_view(notebook_folder: str, kernel_folder: str) -> wall.View:
     prefix = Path(sys.prefix)
-    shown = [(str(prefix), str(prefix)), (str(HARNESS), f"{LAB}/harness.py"), (notebook_folder, notebook_folder)]
+    shown = [(str(prefix), str(prefix)), (str(HARNESS), f"{LAB}/harness.py"), (str(START), f"{LAB}/start.py"),
+             (str(GRADER / "syscall_filter.py"), f"{LAB}/syscall_filter.py"), (notebook_folder, notebook_folder)]
     env = {"PATH": f"{prefix}/bin:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
            "HOME": wall.HOME, "TMPDIR": "/tmp", "PYTHONPATH": LAB, "MPLCONFIGDIR": "/tmp/matplotlib",
-           "PYTHONDONTWRITEBYTECODE": "1"}
+           "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1"}
     hidden = (str(prefix / "var"),) if (prefix / "var").is_dir() else ()
     return wall.View(read_only=tuple(shown), writable=((kernel_folder, kernel_folder),), env=env,
                      workdir=notebook_folder, own_network=True, hidden=hidden,
                      capabilities=("CAP_SETUID", "CAP_SETGID") if lockdown.root() else ())
+
+
+MNT_DETACH = 2
+KERNEL_FOLDER_BYTES = 16 << 20
+
+
+def small_tmpfs(folder: Path) -> bool:
+    """As root: a tmpfs of KERNEL_FOLDER_BYTES over `folder` (the kernel's sockets and connection file);
+    False when it cannot be mounted (the folder stays on the disk)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    options = f"size={KERNEL_FOLDER_BYTES},mode=0700".encode()
+    return libc.mount(b"tmpfs", str(folder).encode(), b"tmpfs", 0, options) == 0
 
 
 class WalledKernelManager(AsyncKernelManager):
@@ -57,6 +72,7 @@ class WalledKernelManager(AsyncKernelManager):
 
     def __init__(self, **kwargs):
         self._folder = Path(tempfile.mkdtemp(prefix="grader-lab-"))
+        self._mounted = lockdown.root() and small_tmpfs(self._folder)  # the kernel may write here: not the disk
         kwargs.update(transport="ipc", connection_file=str(self._folder / "kernel.json"))
         super().__init__(**kwargs)
         self._uid = lockdown.student_uid()
@@ -78,13 +94,15 @@ class WalledKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
         folder = str(Path((self._launch_args or {}).get("cwd") or os.getcwd()).resolve())
-        if self._uid is not None:
-            command = [str(wall.python()), "-S", "-c", BECOME, str(self._uid), *command]
+        uid = "-" if self._uid is None else str(self._uid)
+        command = [str(wall.python()), "-S", f"{LAB}/start.py", uid, *command]
         return wall.command(command, lab_view(folder, str(self._folder)), lockdown.root())
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart)
         if not restart:
+            if self._mounted:
+                ctypes.CDLL(None, use_errno=True).umount2(str(self._folder).encode(), MNT_DETACH)
             shutil.rmtree(self._folder, ignore_errors=True)
 
     cleanup_resources = _async_cleanup_resources
