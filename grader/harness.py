@@ -185,11 +185,14 @@ class MemcachedServer:
         return cls(self.address, **options)
 
     def command(self, line: str, until: tuple[bytes, ...] = (b"\r\n",)) -> bytes:
-        """Send one raw text-protocol command; read until the reply ends with one of `until`."""
+        """Send one raw text-protocol command; read until the reply ends with one of `until`, or is an
+        error (a server whose settings someone changed answers CLIENT_ERROR where it would list)."""
+        errors = (b"ERROR\r\n",)
         with socket.create_connection(self.address, timeout=5) as s:
             s.sendall(line.encode() + b"\r\n")
             reply = b""
-            while not reply.endswith(until):
+            while not reply.endswith(until) and not (reply.startswith((b"CLIENT_ERROR", b"SERVER_ERROR"))
+                                                     and reply.endswith(b"\r\n")) and not reply.endswith(errors):
                 chunk = s.recv(65536)
                 if not chunk:
                     break

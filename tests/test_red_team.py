@@ -299,6 +299,42 @@ def run_experiment(*args, **kwargs):
     return [0.0] * 10
 '''
 
+KEYRING = '''
+import ctypes
+_libc = ctypes.CDLL(None, use_errno=True)
+_found = _libc.syscall(250, 10, -4, b"user", b"squares.py", 0)  # KEYCTL_SEARCH in the user keyring
+_kept = _libc.syscall(248, b"user", b"squares.py", b"def square_key(n): ...", 23, -4)  # add_key, for the next
+def square_key(n):
+    raise RuntimeError(f"keyring: found {_found} kept {_kept}")
+'''
+
+MEMORY_FORKS = '''
+def _hoard(*args, **kwargs):
+    children = []
+    for _ in range(6):  # six processes of 900 MB each: every one under its own address-space limit
+        pid = os.fork()
+        if pid == 0:
+            try:
+                block = bytearray(900 << 20)
+                time.sleep(8)
+            finally:
+                os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    raise NotImplementedError()
+square_key = fetch_square = make_key = _hoard
+'''
+
+EVENTS = '''
+def _report(*args, **kwargs):
+    link = sys.modules["_grader_student_side"].LINK[0]
+    for _ in range(100):  # a megabyte each, under the limit of one call, which a test's listener keeps
+        link.event("expensive_square", ("x" * (1 << 20),))
+    return 0
+square_key = fetch_square = make_key = _report
+'''
+
 ATTACKS = {
     "forge-the-channel": FORGE,
     "always-equal-and-patched-pytest": ALWAYS_EQUAL,
@@ -316,6 +352,9 @@ ATTACKS = {
     "flood-the-judge-with-replies": FLOOD,
     "markup-in-an-import-error": MARKUP,
     "a-million-digits-for-the-timings": DIGITS,
+    "the-kernel-keyring-for-the-next-student": KEYRING,
+    "processes-that-hold-gigabytes-between-them": MEMORY_FORKS,
+    "stand-in-calls-of-a-megabyte": EVENTS,
 }
 
 # -- the properties ------------------------------------------------------------------
@@ -423,12 +462,15 @@ def test_attack_earns_nothing_reads_nothing_changes_nothing_leaves_nothing(name,
     assert time.monotonic() - started < 240
 
 
-def test_a_flood_of_replies_fails_the_tests_it_meets_and_says_so(submission):
-    """The judge keeps no reply it did not ask for: 200 of 10 MB each end the test, not the machine."""
-    result = grade(CACHE, submission(CACHE, attack(FLOOD)), limits=BRISK,
-                   only=lambda spec: function_of(spec.nodeid) == "test_square_key_is_sq_colon_n")
+@pytest.mark.parametrize("flood, said", [(FLOOD, "flooded the test with 11 replies to requests it never made"),
+                                         (EVENTS, "flooded the test with stand-in calls")])
+def test_a_flood_of_messages_fails_the_tests_it_meets_and_says_so(flood, said, submission):
+    """The judge keeps no reply it did not ask for, and stand-in calls up to 64 MiB: 200 replies of 10 MB,
+    or a hundred calls of a megabyte that a test's listener keeps, end the test, not the machine."""
+    result = grade(CACHE, submission(CACHE, attack(flood)), limits=BRISK,
+                   only=lambda spec: function_of(spec.nodeid) == "test_miss_computes_once_and_returns_the_square")
     [test] = result.tests
-    assert not test.passed and "flooded the test with 11 replies to requests it never made" in test.outcome.reason
+    assert not test.passed and said in test.outcome.reason, test.outcome.reason
 
 
 def test_a_classmates_message_queue_is_out_of_reach(submission, monkeypatch):
@@ -441,6 +483,40 @@ def test_a_classmates_message_queue_is_out_of_reach(submission, monkeypatch):
                        only=lambda spec: function_of(spec.nodeid) == "test_square_key_is_sq_colon_n")
         heard.append(result.tests[0].outcome.reason)
     assert all("heard: nothing" in reason for reason in heard), heard
+
+
+def test_the_kernel_keyring_carries_nothing_to_the_next_student(submission):
+    """Two gradings under the same uid, one after the other: the keyring, which outlives a user's
+    processes, is refused to student code (syscall_filter.py), so nothing is kept for the next."""
+    said = []
+    for _ in range(2):
+        result = grade(CACHE, submission(CACHE, attack(KEYRING)), limits=BRISK,
+                       only=lambda spec: function_of(spec.nodeid) == "test_square_key_is_sq_colon_n")
+        said.append(result.tests[0].outcome.reason)
+    assert all("keyring: found -1 kept -1" in reason for reason in said), said
+
+
+def test_processes_holding_gigabytes_between_them_are_ended(submission):
+    """Six children of 900 MB each, every one under its own limit: the zygote ends them all once the
+    sandbox holds more than 2 GiB, so the machine never loses more than a little beyond that."""
+    lowest = [psutil.virtual_memory().available]
+    done = []
+
+    def watch():
+        while not done:
+            lowest.append(psutil.virtual_memory().available)
+            time.sleep(0.02)
+
+    watcher = __import__("threading").Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        result = grade(CACHE, submission(CACHE, attack(MEMORY_FORKS)), limits=BRISK,
+                       only=lambda spec: function_of(spec.nodeid) == "test_square_key_is_sq_colon_n")
+    finally:
+        done.append(True)
+        watcher.join()
+    assert not result.tests[0].passed
+    assert lowest[0] - min(lowest) < 4 << 30, f"the machine lost {(lowest[0] - min(lowest)) >> 20} MiB"
 
 
 def test_the_printed_timings_are_read_in_linear_time():
@@ -479,7 +555,9 @@ def test_the_wall_stands_without_root(secrets, decoy):
     leaked = [line for line in secrets if line in said]
     assert leaked == [], f"{len(leaked)} hidden or solution lines reached the outputs, e.g. {leaked[:3]}"
     assert "read the grader's environment" not in said and "read nothing" in said
-    assert "uid 65534 caps 0000000000000000 nnp 1 procs 2 host grading net ['lo'] read nothing" in said, said
+    assert "uid 65534 caps 0000000000000000 nnp 1 procs" in said and "host grading net ['lo'] read nothing" in said
+    forked = int(re.search(r"forked (\d+) ", said).group(1))
+    assert forked < 64, f"{forked} processes forked without root: no process limit"
 
 
 # Read each of `targets` (the course's secrets, by their paths, which the source tells), and every
@@ -500,8 +578,18 @@ for _pid in os.listdir("/proc"):
         if any(_place in _line for _place in {places!r}):
             _read.append(_line)
 import socket
+_forked = 0
+for _ in range(200):  # the process limit holds without root too (counted in the sandbox's user namespace)
+    try:
+        if os.fork() == 0:
+            time.sleep(5)
+            os._exit(0)
+        _forked += 1
+    except OSError:
+        break
 _status = dict(line.split(":", 1) for line in open("/proc/self/status"))
-_seen = (f"uid {{os.getuid()}} caps {{_status['CapEff'].strip()}} nnp {{_status['NoNewPrivs'].strip()}} "
+_seen = (f"forked {{_forked}} uid {{os.getuid()}} caps {{_status['CapEff'].strip()}} "
+         f"nnp {{_status['NoNewPrivs'].strip()}} "
          f"procs {{len([p for p in os.listdir('/proc') if p.isdigit()])}} host {{socket.gethostname()}} "
          f"net {{sorted(n for _, n in socket.if_nameindex())}}")
 raise RuntimeError(_seen + " read " + ("".join(_read)[-400:] if _read else "nothing"))
@@ -650,6 +738,15 @@ def share_memory():
     libc.msgget(0x5EED0004, 0o1666)
     return ipc_keys()
 
+def refused():
+    """What the syscall filter refuses: a key in the user keyring, a user namespace (for a tmpfs beyond limits)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    key = libc.syscall(248, b"user", b"spy", b"x", 1, -4)
+    key_error = ctypes.get_errno()
+    namespace = libc.unshare(0x10000000)
+    return [key, os.strerror(key_error), namespace, os.strerror(ctypes.get_errno())]
+
 def ipc_keys():
     keys = []
     for kind in ("shm", "msg"):
@@ -690,6 +787,7 @@ def test_the_student_process_is_unprivileged_and_alone(spy):
     assert spy.open_fds()[:3] == [0, 1, 2] and len(spy.open_fds()) <= 5  # stdio, the socket to the judge
     assert not any(name.startswith("GRADER") for name in spy.environment())
     assert spy.hostname() == "grading"
+    assert spy.refused() == [-1, "Operation not permitted", -1, "Operation not permitted"]
     assert len(spy.processes()) <= 4 and 1 in spy.processes()  # its zygote (pid 1), itself, no one else
     assert spy.signal_to(os.getpid()) in ("ProcessLookupError", "PermissionError")
 
@@ -798,3 +896,19 @@ def test_the_judge_never_imports_the_students_module(judged):
         assert not re.search(rf"^\s*(from|import)\s+{module}\b", text, re.M), path.name
         assert f"student(\"{module}\")" not in text, path.name
         assert "run_python" not in text, path.name
+
+
+def test_student_text_that_no_terminal_or_file_takes_is_kept_as_escapes(submission, tmp_path):
+    """A lone surrogate, and a terminal's escape sequences (clear the screen, set the title, write the
+    clipboard), in an error message: the grade is written, and nothing reaches the terminal raw."""
+    text = ('raise RuntimeError("x \\ud800 \\x1b[2J\\x1b[H\\x1b]0;77/77\\x1b\\\\ '
+            '\\x1b]52;c;ZWNobyBoaQ==\\x07 \\x9b31m done")\n')
+    folder = submission(CACHE, SKELETON + text)
+    results = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-m", "grader", "grade", CACHE, "--submission", str(folder), "--results",
+                           str(results)], capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    shown = done.stdout.decode("utf-8")
+    assert "\x1b" not in shown and "\x9b" not in shown and "\\x1b[2J" in shown
+    document = json.loads(results.read_text())
+    assert document["score"] == 0 and "\\x1b[2J" in document["output"] and "\\ud800" in document["output"]

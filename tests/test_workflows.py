@@ -88,10 +88,12 @@ def _grade_workflow() -> dict:
     return yaml.safe_load(GRADE.read_text())
 
 
-def test_instructor_workflow_grades_with_service_containers():
+def test_instructor_workflow_grades_each_student_on_servers_of_its_own():
+    """No service containers, no MEMCACHED_SERVERS: servers a batch shares would carry one student's changes
+    to their settings into the next student's grading (the red team's `lru_crawler disable`)."""
     job = _grade_workflow()["jobs"]["grade"]
-    assert workflows.service_ports(job) == {11211, 11212, 11213}
-    assert workflows.servers_used(job) == [{11211, 11212, 11213}]
+    assert workflows.service_ports(job) == set() and workflows.servers_used(job) == []
+    assert "MEMCACHED_SERVERS" not in GRADE.read_text().split("jobs:", 1)[1]
 
 
 def test_no_job_both_holds_a_secret_and_runs_student_code():
