@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up of a course checkout on Debian or Ubuntu:
-# memcached, bubblewrap (and iproute2, iptables) from apt when missing, then a virtual environment in .venv
+# memcached, bubblewrap (and iproute2) from apt when missing, then a virtual environment in .venv
 # with this project installed in it (editable, with the dev, notebooks and report extras),
 # and, for the dev extras only, Debian's chromium when missing (the report's self-test opens
 # the page in it; without it that test is skipped and says why).
@@ -56,14 +56,6 @@ fi
 if ! command -v bwrap >/dev/null 2>&1; then
   say "installing bubblewrap (the sandbox around student code)"
   apt_install bubblewrap || say "no bubblewrap: grading will refuse to run student code (see docs/instructors.md)"
-fi
-
-# As root with memcached given from outside (MEMCACHED_SERVERS: service containers), student
-# code shares the machine's network, and an iptables rule keeps it on loopback (grader/lockdown.py
-# adds it when it grades); every other grading has a network namespace of its own.
-if [ "$(id -u)" -eq 0 ] && ! PATH="$PATH:/usr/sbin:/sbin" command -v iptables >/dev/null 2>&1; then
-  say "installing iptables"
-  apt_install iptables || say "no iptables: grading with MEMCACHED_SERVERS set will refuse (see docs/instructors.md)"
 fi
 
 # Reinstall only when the project's metadata changed since the last install.

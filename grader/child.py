@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from grader import channel, harness, manifests
+from grader import channel, harness, lockdown, manifests
 from grader.processes import our_descendants, reap_strays
 from grader.sandbox import DEFAULT_TIMEOUT, Sandbox
 from grader.scoring import CRASHED, NOT_RUN, TIMED_OUT, Outcome, TestSpec
@@ -157,8 +157,9 @@ def _follow(sandbox: Sandbox, env: dict[str, str], nodeids: list[str], timeouts:
             limits: Limits, number: int, sealed: bool) -> Attempt:
     path = sandbox.root / f"channel-{number}.log"
     log = sandbox.root / f"pytest-{number}.log"
+    uid = lockdown.student_uid() if sealed else None  # this grading's, and its lane's: the judge is told
     command = pytest_command(sandbox, "--student-box", str(sandbox.student.parent),
-                             *([] if sealed else ["--unsealed"]),
+                             *([] if sealed else ["--unsealed"]), *([] if uid is None else ["--student-uid", str(uid)]),
                              "--grader-channel", str(path), *[f"{sandbox.tests}/{n}" for n in nodeids])
     reader = channel.Reader(path)
     outcomes: dict[str, Outcome] = {}

@@ -14,19 +14,16 @@ wall.py builds the sandbox itself; this module decides the rest:
   them and the judge's sockets, and nothing else, not even a classmate's grading.
   As root that is a plain network namespace; without root, a user namespace comes
   first (the grader's user mapped to itself). Servers given from outside
-  (MEMCACHED_SERVERS: service containers) are on the machine's network: as root, an
-  iptables rule keyed on the student uid keeps it on loopback; without root nothing
-  can, and grading refuses unless told --unsealed.
+  (MEMCACHED_SERVERS) are on the machine's network, where student code would reach
+  every loopback service and abstract Unix socket too: sealed grading refuses them.
 """
 from __future__ import annotations
 
 import ctypes
 import fcntl
 import os
-import shutil
 import socket
 import struct
-import subprocess
 
 STUDENT_UIDS = 1_500_000_000  # student uids as root: (slot mod 2**24) * 64 + lane above this; no account has them
 SLOT_ENV = "GRADER_SLOT"  # which grading this is: set once by the process that starts it (claim_slot)
@@ -34,7 +31,6 @@ NETWORK_ENV = "GRADER_OWN_NETWORK"  # set by grade-class: this grading process g
 # set by pipeline.py in each worker grading assignments beside others: a uid of its own for each, so
 # that their student processes share no process limit
 LANE_ENV = "GRADER_LANE"
-RULES = (("iptables", "127.0.0.0/8"), ("ip6tables", "::1/128"))
 CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
@@ -127,48 +123,13 @@ def slot_network() -> str | None:
     return own_network()
 
 
-def _iptables(tool: str, *args: str) -> bool:
-    binary = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
-    if binary is None:
-        return False
-    done = subprocess.run([binary, "-w", "5", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return done.returncode == 0
-
-
-def rule(destination: str, uid: int) -> list[str]:
-    return ["OUTPUT", "-m", "owner", "--uid-owner", str(uid), "!", "-d", destination, "-j", "REJECT"]
-
-
-ADDED: list[tuple[str, list[str]]] = []  # the rules this process inserted, to delete when grading ends
-
-
-def confine_network(uid: int) -> bool:
-    """As root: the rule that keeps `uid` on loopback in place (added when missing); False when it cannot be."""
-    for tool, destination in RULES:
-        if _iptables(tool, "-C", *rule(destination, uid)):
-            continue
-        if not _iptables(tool, "-I", *rule(destination, uid)):
-            return False
-        ADDED.append((tool, rule(destination, uid)))
-    return True
-
-
-def release_network_rules() -> None:
-    """Delete the rules this process added: the uids they name are this grading's alone."""
-    while ADDED:
-        tool, words = ADDED.pop()
-        _iptables(tool, "-D", *words)
-
-
-def machine_network_problem() -> str | None:
-    """Grading on the machine's own network (servers given from outside, or no namespace to be had): what
-    keeps student code on loopback there, or why nothing can."""
-    why = ("MEMCACHED_SERVERS is set" if os.environ.get("MEMCACHED_SERVERS", "").strip()
-           else "no network namespace can be made here")
-    if not root():
-        return (f"student code would share the machine's network ({why}), and only root can keep it on "
-                "loopback there: grade as root, or unset MEMCACHED_SERVERS")
-    if not confine_network(student_uid()):
-        return (f"student code would share the machine's network ({why}), and iptables is missing or refused "
-                "the rule that keeps it on loopback: install iptables")
-    return None
+def machine_network_problem() -> str:
+    """Why student code may not be graded on the machine's own network (servers given from outside, or no
+    namespace to be had): it would reach every loopback service and abstract Unix socket of the machine
+    (an X server's, a DNS stub's), which no rule on IP traffic stops."""
+    if os.environ.get("MEMCACHED_SERVERS", "").strip():
+        return ("MEMCACHED_SERVERS is set: student code would share the machine's network to reach those "
+                "servers, and every other loopback service and abstract Unix socket with them; unset it "
+                "(each grading starts memcached servers of its own, in a network of its own)")
+    return ("no network namespace can be made here, and student code would share the machine's network: "
+            "grade as root, or where unprivileged user namespaces are allowed")

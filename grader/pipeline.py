@@ -103,24 +103,17 @@ def seal_problem(groups: list[schedule.Group]) -> str | None:
     """What keeps student code from being walled in here (wall.py, lockdown.py), or None."""
     if (problem := wall.problem(lockdown.root())) is not None:
         return problem
-    for lane, group in enumerate(groups):
-        if not group.own_network and not lockdown.ALONE:
-            os.environ[lockdown.LANE_ENV] = str(lane)
-            try:
-                if (problem := lockdown.machine_network_problem()) is not None:
-                    return problem
-            finally:
-                os.environ.pop(lockdown.LANE_ENV, None)
+    if any(not group.own_network for group in groups) and not lockdown.ALONE:
+        return lockdown.machine_network_problem()
     return None
 
 
 def class_seal_problem() -> str | None:
-    """What keeps grade-class from walling in any student here (each slot grades in a network of its own,
-    or with servers given, on the machine's, kept to loopback by iptables), or None."""
-    given = bool(os.environ.get(harness.SERVERS_ENV, "").strip())
+    """What keeps grade-class from walling in any student here (each student grades in a network of its
+    own), or None."""
     if (problem := wall.problem(lockdown.root())) is not None:
         return problem
-    if given or not lockdown.may_have_own_network():
+    if os.environ.get(harness.SERVERS_ENV, "").strip() or not lockdown.may_have_own_network():
         return lockdown.machine_network_problem()
     return None
 
@@ -136,13 +129,10 @@ def grade(assignments: list[Assignment], folder: Path, limits: Limits = DEFAULT_
     given = bool(os.environ.get(harness.SERVERS_ENV, "").strip())
     own = not lockdown.ALONE and lockdown.NETWORK_ENV not in os.environ and lockdown.may_have_own_network()
     groups = schedule.groups(assignments, own, given)
-    try:
-        if not unsealed and (problem := apart or seal_problem(groups)):
-            raise child.GradingError(f"{problem}\nTo grade without the wall anyway, give --unsealed: every "
-                                     "result then says 'unsealed'.")
-        done = _grade_groups(groups, folder, limits, only, unsealed)
-    finally:
-        lockdown.release_network_rules()
+    if not unsealed and (problem := apart or seal_problem(groups)):
+        raise child.GradingError(f"{problem}\nTo grade without the wall anyway, give --unsealed: every "
+                                 "result then says 'unsealed'.")
+    done = _grade_groups(groups, folder, limits, only, unsealed)
     results = schedule.in_order(assignments, {r.assignment: r for r in done})
     for result in results:
         result.notes.extend([apart] if apart and unsealed else [])

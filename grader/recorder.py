@@ -38,6 +38,7 @@ def pytest_addoption(parser):
     group.addoption("--grader-manifest", help="write the collected tests and their points to this JSON file")
     group.addoption("--grader-channel", help="append test events to this file")
     group.addoption("--unsealed", action="store_true", help="student processes run without the wall (wall.py)")
+    group.addoption("--student-uid", type=int, help="as root: the uid student processes become (lockdown.py)")
 
 
 def pytest_configure(config):

@@ -81,8 +81,11 @@ class Box:
         return {"control": control, "folder": folder, "module": self.module, "uid": self.uid,
                 "sealed": self.sealed, "limits": limits, "preload": list(self.preload),
                 "site": [wall.SITE] if self.sealed else wall.site_packages(),
+                # MALLOC_ARENA_MAX: glibc reserves 64 MiB of address space per thread's arena, which
+                # put a correct node with a dozen threads over its 1 GiB limit
                 "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-                        "HOME": home, "TMPDIR": "/tmp" if self.sealed else home, "PYTHONHASHSEED": "0"}}
+                        "HOME": home, "TMPDIR": "/tmp" if self.sealed else home, "PYTHONHASHSEED": "0",
+                        "MALLOC_ARENA_MAX": "2"}}
 
     def command(self, config: dict, env: dict[str, str]) -> list[str]:
         """How the zygote starts, with `env` as its environment: behind the wall, or (unsealed) as a
@@ -96,14 +99,15 @@ class Box:
         return wall.command(program, view, root)
 
 
-def box_of(folder: Path, module: str, sealed: bool = True) -> Box:
-    """The Box of a submission's folder in this grading: the libraries its assignment allows, and the
-    uid of this grading's slot and lane (lockdown.py)."""
+def box_of(folder: Path, module: str, sealed: bool = True, uid: int | None = None) -> Box:
+    """The Box of a submission's folder: the libraries its assignment allows, and as root the student uid
+    (`uid`, as the grading chose it and told the judge; by default the one of this process's grading)."""
     from grader.course import CATALOGUE
 
     libraries = next((a.libraries for a in CATALOGUE if a.module_name == module), Box.preload)
-    return Box(folder=folder, module=module, uid=lockdown.student_uid() if sealed else None, sealed=sealed,
-               preload=libraries)
+    if sealed and uid is None:
+        uid = lockdown.student_uid()
+    return Box(folder=folder, module=module, uid=uid if sealed else None, sealed=sealed, preload=libraries)
 
 
 class StudentCodeRaised(Exception):

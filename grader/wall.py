@@ -28,8 +28,7 @@ Two ways to be built, one wall:
   without any capability outside it.
 
 The network the sandbox shares is the grading's own: a namespace with nothing but
-a loopback (lockdown.py), or, for services given from outside as root, the
-machine's with an iptables rule that keeps the student uid on loopback.
+a loopback, where the grading's memcached servers run (lockdown.py).
 
 This module builds command lines and probes; it starts nothing that stays.
 """

@@ -912,3 +912,12 @@ def test_student_text_that_no_terminal_or_file_takes_is_kept_as_escapes(submissi
     assert "\x1b" not in shown and "\x9b" not in shown and "\\x1b[2J" in shown
     document = json.loads(results.read_text())
     assert document["score"] == 0 and "\\x1b[2J" in document["output"] and "\\ud800" in document["output"]
+
+
+def test_servers_given_from_outside_are_refused(memcached_servers, tmp_path):
+    """MEMCACHED_SERVERS would put student code on the machine's network, where every loopback service and
+    abstract Unix socket is within reach: grading refuses it, saying why."""
+    env = {**os.environ, "MEMCACHED_SERVERS": memcached_servers[0].name}
+    done = subprocess.run([sys.executable, "-m", "grader", "grade", CACHE, "--submission", str(course.SOLUTIONS)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 4 and "MEMCACHED_SERVERS is set" in done.stderr and "--unsealed" in done.stderr

@@ -146,18 +146,22 @@ def test_a_cached_manifest_is_what_collecting_gives(box):
 # -- end to end, as root: each assignment beside the others is on its own ------------
 
 TELLS = ("import os, socket\n"
-         "raise RuntimeError(f'uid {os.getuid()} sees {sorted(n for _, n in socket.if_nameindex())}')\n")
+         "def __getattr__(name):  # every function the judge asks for says who and where it runs\n"
+         "    raise RuntimeError(f'uid {os.getuid()} sees {sorted(n for _, n in socket.if_nameindex())}')\n")
 
 
 @pytest.mark.skipif(not lockdown.may_have_own_network(), reason="needs root, or unprivileged user namespaces")
 def test_assignments_side_by_side_run_as_uids_of_their_own_on_networks_of_their_own(submission):
+    """Each assignment's test processes (not only the import probe): one uid per assignment as root, and
+    one network of its own each."""
     chosen = [assignment(QUEUEPI), assignment(KEEPALIVE), assignment(WORKQUEUE)]
     for each in chosen:
-        folder = submission(each.id, TELLS)  # every module says, at import, who and where it is
+        folder = submission(each.id, TELLS)
     results = pipeline.grade(chosen, folder, limits=QUICK)
     assert [r.assignment for r in results] == [QUEUEPI, KEEPALIVE, WORKQUEUE]
-    told = [re.search(r"uid (\d+) sees (\[.*?\])", r.problem) for r in results]
-    assert all(told), [r.problem for r in results]
-    uids = {int(t.group(1)) for t in told}
+    told = [{match.groups() for t in r.tests for match in re.finditer(r"uid (\d+) sees (\[.*?\])", t.outcome.reason)}
+            for r in results]
+    assert all(len(seen) == 1 for seen in told), told  # every test of an assignment: one uid, one network
+    uids = {int(uid) for seen in told for uid, _ in seen}
     assert 0 not in uids and len(uids) == (3 if lockdown.root() else 1)
-    assert {t.group(2) for t in told} == {"['lo']"}
+    assert {network for seen in told for _, network in seen} == {"['lo']"}

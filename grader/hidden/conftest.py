@@ -55,10 +55,11 @@ def zygotes(student_box, pytestconfig):
     unless grading was told --unsealed), one per session."""
     made: dict[tuple[str, str], Zygote] = {}
     sealed = not pytestconfig.getoption("unsealed", default=False)
+    uid = pytestconfig.getoption("student_uid", default=None)  # as the grading chose it (lockdown.py)
 
     def get(module: str, hashseed: str = "0") -> Zygote:
         if (module, hashseed) not in made:
-            made[module, hashseed] = Zygote(box_of(student_box / "code", module, sealed), hashseed)
+            made[module, hashseed] = Zygote(box_of(student_box / "code", module, sealed, uid), hashseed)
         return made[module, hashseed]
 
     yield get

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image, with this
 # bundle unpacked in $AUTOGRADER_ROOT/source (AUTOGRADER_ROOT: /autograder unless set).
-# It installs memcached, bubblewrap (the wall around student code), iproute2 and iptables when
+# It installs memcached, bubblewrap (the wall around student code) and iproute2 when
 # missing, and the grader into source/.venv.
 #
 # Python: the grader needs 3.11 or newer. Gradescope's default base image is Ubuntu
@@ -28,10 +28,8 @@ apt_install() {
 
 command -v memcached >/dev/null 2>&1 || apt_install memcached
 PATH="$PATH:/usr/sbin:/sbin" command -v ip >/dev/null 2>&1 || apt_install iproute2
-# Student code runs behind bubblewrap's wall, on a loopback of its own (grader/wall.py,
-# grader/lockdown.py: iptables keeps it on loopback where no network namespace can be made).
+# Student code runs behind bubblewrap's wall, on a loopback of its own (grader/wall.py, grader/lockdown.py).
 command -v bwrap >/dev/null 2>&1 || apt_install bubblewrap
-PATH="$PATH:/usr/sbin:/sbin" command -v iptables >/dev/null 2>&1 || apt_install iptables
 
 new_venv() { rm -rf .venv && "$1" -m venv .venv >/dev/null 2>&1; }
 
