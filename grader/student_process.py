@@ -208,14 +208,16 @@ class Zygote:
         """A fresh student process; `private_network`: in a network namespace of its own (zygote.py),
         which the judge enters through /proc/PID/ns to place peers there."""
         mine, theirs = socket.socketpair()
+        asks, asking = socket.socketpair()  # the stand-ins' questions, which the judge answers
         mine.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         try:
             reply = self._ask({"op": "spawn", **({"network": "private"} if private_network else {})},
-                              [theirs.fileno()])
+                              [theirs.fileno(), asking.fileno()])
         finally:
             theirs.close()
+            asking.close()
         pid, uid = greeted(mine)
-        return StudentProcess(self, mine, reply["pid"], pid, uid)
+        return StudentProcess(self, mine, reply["pid"], pid, uid, asks)
 
     def run_script(self, *argv: str) -> "StudentScript":
         """The module run as a program (`python MODULE.py ARGV...`) in a fresh student process,
@@ -306,7 +308,8 @@ class StudentProcess:
     under their request's number until the test asks for them.
     """
 
-    def __init__(self, zygote: Zygote, sock: socket.socket, local: int, pid: int | None, uid: int | None):
+    def __init__(self, zygote: Zygote, sock: socket.socket, local: int, pid: int | None, uid: int | None,
+                 asks: socket.socket | None = None):
         self.zygote, self.sock, self.local = zygote, sock, local
         self.pid, self.uid = pid, uid  # as the kernel told us in its hello: our numbering, its real uid
         self.listeners: dict[str, list[Callable]] = {}
@@ -322,6 +325,10 @@ class StudentProcess:
         self._stream = sock.makefile("rb")
         self._reader = threading.Thread(target=self._read, name=f"student-process-{local}", daemon=True)
         self._reader.start()
+        self.answers: dict[str, Callable[[tuple], object]] = {}
+        self._asks = asks
+        if asks is not None:
+            threading.Thread(target=self._answer, name=f"student-asks-{local}", daemon=True).start()
 
     # -- the wire ----------------------------------------------------------
 
@@ -381,6 +388,38 @@ class StudentProcess:
         with self._arrived:
             self._broken = why
             self._arrived.notify_all()
+
+    def _answer(self) -> None:
+        """Answer each call of an asking stand-in (stand_in(..., returns=("ask",))) with what the test's
+        answerer for it says; plain data only, within the limits of events."""
+        stream = self._asks.makefile("rb")
+        asked = 0
+        while True:
+            try:
+                data = wire.receive_bytes(stream)
+                question = None if data is None else wire.loads(data)
+            except (OSError, wire.Refused):
+                break
+            asked += 1
+            if question is None or asked > EVENTS_LIMIT or type(question) is not dict \
+                    or type(question.get("name")) is not str or type(question.get("args")) is not tuple:
+                break
+            answerer = self.answers.get(question["name"])
+            try:
+                reply = {"value": answerer(question["args"])} if answerer else {
+                    "refused": f"no answer for {question['name'][:100]} in this test"}
+            except Exception as exc:  # noqa: BLE001 - the test's answerer refused these arguments
+                reply = {"refused": f"{question['name'][:100]} cannot answer that: {exc}"[:500]}
+            try:
+                self._asks.sendall(wire.frame(wire.dumps(reply, trusted=True)))
+            except OSError:
+                break
+
+    def answer(self, name: str, answerer: Callable[[tuple], object]) -> None:
+        """Answer every call of the asking stand-in `name` with `answerer(args)`, computed here at the
+        moment of the call (it may take its time: the student's call waits). The answer never exists on
+        the student side before the call, and every call is seen here, not reported."""
+        self.answers[name] = answerer
 
     def _reply(self, number: int | None, doing: str, timeout: float | None = None) -> dict:
         """The reply to request `number`; TimeoutError when none came within `timeout` seconds."""
@@ -533,6 +572,11 @@ class StudentProcess:
             if not self._reader.is_alive():  # closing a buffered stream waits for a read under way
                 self._stream.close()
             self.sock.close()
+            if self._asks is not None:
+                try:
+                    self._asks.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
         return self.ended
 
 
@@ -742,7 +786,9 @@ def stand_in(name: str, returns=("square",), sleep: float = 0.0, stall: tuple | 
 
     `returns`: ('square',) n*n, ('times', k) x*k, ('tagged', tag) (tag, args),
     ('pair', tag) (tag, x), ('identity',) x, ('const', value) the value,
-    ('table', {x: value}, default) the value the judge gave for x (the default for any other x).
+    ('table', {x: value}, default) the value the judge gave for x (the default for any other x),
+    ('ask',) what the judge answers at the moment of the call (StudentProcess.answer): no report, and
+    no answer in the student process before the call.
     `stall`: (x, seconds): the first call with the first argument x sleeps that long
     instead of `sleep` (a worker stuck in the middle of one request).
     """

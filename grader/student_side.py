@@ -91,6 +91,21 @@ class Link:
 
 
 LINK: list[Link] = []  # the one link of this process, once serve() has made it
+ASK: list = []  # the socket over which stand-ins ask the judge what to answer, and its lock
+
+
+def ask(name: str, args: tuple):
+    """What the judge answers to a call of its stand-in `name`, asked at the moment of the call: the
+    answer exists only on the judge's side until then (and comes when the judge chooses)."""
+    sock, lock, stream = ASK
+    with lock:
+        sock.sendall(wire.frame(wire.dumps({"name": name, "args": args})))
+        reply = wire.receive(stream)
+    if type(reply) is not dict or ("value" not in reply and "refused" not in reply):
+        raise RuntimeError(f"the test did not answer the call {name}{args!r}")
+    if "refused" in reply:
+        raise RuntimeError(str(reply["refused"]))
+    return reply["value"]
 
 
 def stand_in(spec: dict):
@@ -100,6 +115,8 @@ def stand_in(spec: dict):
     stalled = threading.Lock()  # taken by that first call, whichever thread makes it
 
     def function(*args):
+        if returns[0] == "ask":  # the judge hears the call and answers it: no report of ours involved
+            return ask(name, args)
         LINK[0].event(name, args)
         wait = pause
         if stall and args and args[0] == stall[0] and stalled.acquire(blocking=False):
@@ -329,7 +346,7 @@ def each(target, request: dict, kept: dict, folder: str) -> dict:
     return {"ok": results}
 
 
-def serve(sock, module_name: str, folder: str) -> None:
+def serve(sock, module_name: str, folder: str, asking=None) -> None:
     """Import the module, say so (or why not), then answer requests until the judge hangs up.
 
     A request marked `background` runs in a thread of its own, and its reply comes when
@@ -340,6 +357,8 @@ def serve(sock, module_name: str, folder: str) -> None:
     sys.stdout = sys.stderr = out
     link = Link(sock, out)
     LINK.append(link)
+    if asking is not None:
+        ASK.extend([asking, threading.Lock(), asking.makefile("rb")])
     kept: dict = {}
     try:
         module = importlib.import_module(module_name)

@@ -161,12 +161,12 @@ def private_network(config: dict) -> None:
     drop_capabilities()
 
 
-def become_student(config: dict, keep: int, stdio: tuple[int, int, int] | None = None) -> None:
+def become_student(config: dict, keep: tuple[int, ...], stdio: tuple[int, int, int] | None = None) -> None:
     """Everything a child does before student code runs; see the module's docstring.
 
-    `keep`: the one descriptor it keeps beside its standard streams (the socket to the judge,
-    or for a script the socket it says hello on); `stdio`: what its standard streams are (the
-    judge's pipes, for a script), /dev/null when None.
+    `keep`: the descriptors it keeps beside its standard streams (the sockets to the judge, or for a
+    script the socket it says hello on); `stdio`: what its standard streams are (the judge's pipes,
+    for a script), /dev/null when None.
     """
     os.setsid()
     signal.signal(signal.SIGINT, signal.default_int_handler)  # the zygote ignores it; the student's own
@@ -187,8 +187,11 @@ def become_student(config: dict, keep: int, stdio: tuple[int, int, int] | None =
     null = os.open(os.devnull, os.O_RDWR)
     for fd, source in zip((0, 1, 2), stdio or (null, null, null)):
         os.dup2(source, fd)
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 65536)
+    start = 3
+    for fd in sorted(keep):
+        os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, 65536)
     os.chdir(config["folder"])
     os.environ.clear()
     os.environ.update(config["env"])
@@ -209,8 +212,8 @@ NO_PRIVATE_NETWORK = 112  # ... that could not have a network namespace of its o
 
 
 def child(config: dict, request: dict, fds: list[int]) -> None:
-    """A student process: serves the judge over fds[0], or (`script`) runs the module with fds[:3] as
-    stdio, having said hello over fds[3]."""
+    """A student process: serves the judge over fds[0] (and asks it what its stand-ins answer over fds[1]),
+    or (`script`) runs the module with fds[:3] as stdio, having said hello over fds[3]."""
     code = 0
     try:
         _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the zygote is not; a child must be, to map a user namespace
@@ -221,7 +224,7 @@ def child(config: dict, request: dict, fds: list[int]) -> None:
                 os._exit(NO_PRIVATE_NETWORK)
         script = request["op"] == "script"
         try:
-            become_student(config, fds[3] if script else fds[0], tuple(fds[:3]) if script else None)
+            become_student(config, (fds[3],) if script else (fds[0], fds[1]), tuple(fds[:3]) if script else None)
             greeting = socket.socket(fileno=fds[3] if script else fds[0])
             hello(greeting)
             if script:
@@ -233,7 +236,7 @@ def child(config: dict, request: dict, fds: list[int]) -> None:
         if script:
             code = side.run_script(config["module"], config["folder"], request["argv"])
         else:
-            side.serve(greeting, config["module"], config["folder"])
+            side.serve(greeting, config["module"], config["folder"], socket.socket(fileno=fds[1]))
     finally:
         os._exit(code)
 

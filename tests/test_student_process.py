@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import pytest
 import zmq
@@ -397,3 +398,20 @@ def test_exceptions_carry_their_bases(process):
     with pytest.raises(StudentCodeRaised) as caught:
         mod.refuse()
     assert caught.value.type_name == "Refusal" and "ValueError" in caught.value.kinds
+
+
+def test_an_asking_stand_in_is_answered_by_the_judge_at_the_moment_of_the_call(process):
+    """No table travels to the student side: each call reaches the judge, whose answer may take its time."""
+    mod, heard = process.module(), []
+
+    def answer(args):
+        heard.append(args)
+        time.sleep(0.05)  # the call waits for the judge
+        return ("secret", args[0] * 7)
+
+    process.answer("f", answer)
+    started = time.monotonic()
+    assert mod.call_all(stand_in("f", ("ask",)), [1, 2]) == [("secret", 7), ("secret", 14)]
+    assert heard == [(1,), (2,)] and time.monotonic() - started >= 0.1
+    with pytest.raises(StudentCodeRaised, match="no answer for g in this test"):
+        mod.call_all(stand_in("g", ("ask",)), [1])
