@@ -8,6 +8,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 SKELETONS = ROOT / "assignments"
 HIDDEN = ROOT / "grader" / "hidden"
+# A checkout of the course (solutions/, assignments/ beside the package), or an installed grader (a wheel:
+# the engine and the hidden tests in site-packages, nothing else), which grades what its hidden tests cover.
+IN_CHECKOUT = (ROOT / "pyproject.toml").is_file()
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,10 @@ class Assignment:
 
     @property
     def exists(self) -> bool:
-        """Written: hidden tests, and a solution (or, on a grading runner, which never gets
-        solutions/, the skeleton generated from it)."""
-        return self.hidden_dir.is_dir() and (self.solution_dir.is_dir() or self.skeleton_dir.is_dir())
+        """Written: hidden tests, and in a checkout a solution (or, on a grading runner, which never gets
+        solutions/, the skeleton generated from it); an installed grader holds hidden tests only."""
+        return self.hidden_dir.is_dir() and (not IN_CHECKOUT or self.solution_dir.is_dir()
+                                             or self.skeleton_dir.is_dir())
 
 
 CATALOGUE = (
