@@ -9,7 +9,8 @@ happens:
 `--unsealed` tells the hidden tests' fixtures that student processes run without
 the wall (grading was told --unsealed).
 
-A failure the judge raised because the student process ended counts as a crash.
+A failure the judge raised because the student process ended counts as a crash (read from the
+exception itself, in any phase of the test); one because the grader's own zygote is gone, as not run.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pytest_timeout import PYTEST_FAILURE_MESSAGE
 
 from grader import channel
 from grader.scoring import CRASHED, FAILED, NOT_RUN, PASSED, TIMED_OUT
+from grader.student_process import StudentProcessEnded, ZygoteGone
 
 # pytest-timeout's own failure text, 'Timeout (>%ss) from pytest-timeout.', around its number
 TIMEOUT_BEFORE, TIMEOUT_AFTER = PYTEST_FAILURE_MESSAGE.split("%s")
@@ -114,6 +116,17 @@ class Recorder:
         self.current = {"status": PASSED, "reason": "", "start": time.monotonic()}
         self.emit(event="start", nodeid=nodeid)
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        """Each phase's status as data, from the exception itself (set-up and teardown included): a
+        student process that ended is a crash; the grader's own zygote gone, a test not run."""
+        report = (yield).get_result()
+        if call.excinfo is not None:
+            if call.excinfo.errisinstance(ZygoteGone):
+                report.grader_status = NOT_RUN
+            elif call.excinfo.errisinstance(StudentProcessEnded):
+                report.grader_status = CRASHED
+
     def pytest_runtest_logreport(self, report):
         if self.current.get("status") != PASSED:
             return  # keep the first thing that went wrong
@@ -121,8 +134,8 @@ class Recorder:
             reason = reason_of(report)
             first = reason.split("\n")[0]
             timed_out = first.startswith(f"Failed: {TIMEOUT_BEFORE}") and first.endswith(TIMEOUT_AFTER)
-            crashed = first.startswith("StudentProcessEnded")
-            self.current.update(status=TIMED_OUT if timed_out else CRASHED if crashed else FAILED, reason=reason)
+            status = TIMED_OUT if timed_out else getattr(report, "grader_status", FAILED)
+            self.current.update(status=status, reason=reason)
         elif report.skipped:
             self.current.update(status=NOT_RUN, reason=reason_of(report))
 

@@ -33,12 +33,10 @@ from typing import Callable
 import psutil
 from _pytest.outcomes import OutcomeException  # pytest's own base of fail() and skip()
 
-from grader import lockdown, wall, wire
+from grader import lockdown, protocol, wall, wire
+from grader.protocol import HELLO, NO_PRIVATE_NETWORK, SETUP_FAILED
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
-SETUP_FAILED = 111  # zygote.py's exit status for a child it could not lock down
-NO_PRIVATE_NETWORK = 112  # ... for a child that could not have a network namespace of its own
-HELLO = b"grader: a student process, ready\n"  # zygote.py's first words from each child, with its credentials
 HELLO_SECONDS = 30.0  # for a child to be set up and say hello
 UNASKED_LIMIT = 10  # replies to requests the judge never made (correct code sends none), before it stops listening
 EVENT_LIMIT = 1 << 20  # bytes one stand-in event may take
@@ -145,6 +143,14 @@ class StudentProcessEnded(Exception):
     __module__ = "builtins"
 
 
+class ZygoteGone(StudentProcessEnded):
+    """The parent of the student processes is gone: no student code could end it (it runs as root, or as
+    the first process of its sandbox, which no process inside may signal): the grader's or the machine's
+    problem, not the student's."""
+
+    __module__ = "builtins"
+
+
 def call_text(label: str, args: tuple, kwargs: dict) -> str:
     shown = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
     text = f"{label}({', '.join(shown)})"
@@ -200,9 +206,14 @@ class Zygote:
         except OSError:
             data = b""
         if not data:
-            raise StudentProcessEnded("the parent of the student processes is gone "
-                                      f"(exit status {self.process.poll()}): no more student code can run")
-        return wire.loads(data)
+            raise ZygoteGone("the parent of the student processes is gone "
+                             f"(exit status {self.process.poll()}): no more student code can run")
+        reply = wire.loads(data)
+        declared = protocol.Ended if request["op"] == "end" else protocol.Started
+        if protocol.problem(reply, declared) is not None:  # the zygote is ours: a mistake of the grader's
+            raise RuntimeError(f"the zygote answered {request['op']} with {str(reply)[:200]}: "
+                               f"{protocol.problem(reply, declared)}")
+        return reply
 
     def spawn(self, private_network: bool = False) -> "StudentProcess":
         """A fresh student process; `private_network`: in a network namespace of its own (zygote.py),
@@ -348,8 +359,10 @@ class StudentProcess:
                 break
             if message is None:
                 break
-            if type(message) is not dict or not isinstance(message.get("out", ""), str):
-                why = "sent something that is not a message"
+            declared = protocol.Event if "event" in message else protocol.BadEvent if "bad_event" in message \
+                else protocol.Reply
+            if (problem := protocol.problem(message, declared)) is not None:
+                why = f"sent something that is not a message ({problem})"
                 break
             printed = message.get("out", "")
             if printed and sum(map(len, self.output)) < 1 << 20:  # most messages print nothing
@@ -401,8 +414,7 @@ class StudentProcess:
             except (OSError, wire.Refused):
                 break
             asked += 1
-            if question is None or asked > EVENTS_LIMIT or type(question) is not dict \
-                    or type(question.get("name")) is not str or type(question.get("args")) is not tuple:
+            if question is None or asked > EVENTS_LIMIT or protocol.problem(question, protocol.Ask) is not None:
                 break
             answerer = self.answers.get(question["name"])
             try:
@@ -647,6 +659,8 @@ class Each:
 
 def _outcome(process: StudentProcess, text: str, reply: dict):
     __tracebackhide__ = True
+    if "undeclared" in reply:  # the student side did not know our request: our mistake, said loudly
+        raise RuntimeError(f"the grader sent an undeclared request during {text}: {reply['undeclared']}")
     if "raised" in reply:
         type_name, message, where = _raised(reply["raised"])
         kinds = (type_name, *_bases(reply["raised"]))

@@ -21,8 +21,9 @@ import time
 import traceback
 
 try:
-    from grader import wire
+    from grader import protocol, wire
 except ImportError:  # in the student process
+    import _grader_protocol as protocol  # type: ignore[no-redef]
     import _grader_wire as wire  # type: ignore[no-redef]
 
 OUTPUT_LIMIT = 64 * 1024  # characters of printed output kept per reply
@@ -101,7 +102,7 @@ def ask(name: str, args: tuple):
     with lock:
         sock.sendall(wire.frame(wire.dumps({"name": name, "args": args})))
         reply = wire.receive(stream)
-    if type(reply) is not dict or ("value" not in reply and "refused" not in reply):
+    if protocol.problem(reply, protocol.Answer) is not None or ("value" not in reply and "refused" not in reply):
         raise RuntimeError(f"the test did not answer the call {name}{args!r}")
     if "refused" in reply:
         raise RuntimeError(str(reply["refused"]))
@@ -290,7 +291,10 @@ def resolve(module, target: dict, kept: dict):
 
 
 def run(module, request: dict, kept: dict, folder: str) -> dict:
-    reply: dict = {"id": request.get("id")}
+    number = request.get("id") if type(request) is dict and type(request.get("id")) is int else None
+    reply: dict = {"id": number}
+    if (problem := protocol.request_problem(request, protocol.JUDGE_TO_STUDENT)) is not None:
+        return reply | {"undeclared": problem}
     try:
         if request["op"] == "assign":
             setattr(module, request["name"], build(request["value"], kept))

@@ -47,7 +47,7 @@ from pathlib import Path
 
 GRADER = Path(__file__).resolve().parent
 # The grader's files the student side loads by path (never the package: it is not there).
-STUDENT_SIDE = ("zygote.py", "wire.py", "student_side.py", "syscall_filter.py")
+STUDENT_SIDE = ("zygote.py", "wire.py", "protocol.py", "student_side.py", "syscall_filter.py")
 INSIDE = "/grader"  # where those files are, inside
 SITE = "/grader/site"  # where the packages students may import are, inside
 BOX = "/box"  # the submission's .py files, inside

@@ -71,6 +71,7 @@ IPC_RMID = 0
 LIMITS = {"cpu": resource.RLIMIT_CPU, "address_space": resource.RLIMIT_AS, "file_size": resource.RLIMIT_FSIZE,
           "open_files": resource.RLIMIT_NOFILE, "processes": resource.RLIMIT_NPROC, "core": resource.RLIMIT_CORE}
 _libc = ctypes.CDLL(None, use_errno=True)
+protocol = None  # protocol.py, loaded by path in main()
 
 
 def load(name: str, filename: str):
@@ -198,17 +199,10 @@ def become_student(config: dict, keep: tuple[int, ...], stdio: tuple[int, int, i
     sys.path.insert(0, config["folder"])
 
 
-HELLO = b"grader: a student process, ready\n"  # sent once with SCM_CREDENTIALS; the judge checks it
-
-
 def hello(sock: socket.socket) -> None:
     """Our credentials, which the kernel checks and gives the judge in its own numbering (pid, uid)."""
     credentials = struct.pack("3i", os.getpid(), os.getuid(), os.getgid())
-    sock.sendmsg([HELLO], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, credentials)])
-
-
-SETUP_FAILED = 111  # the exit status of a child that could not be locked down: the grader's problem
-NO_PRIVATE_NETWORK = 112  # ... that could not have a network namespace of its own: the machine's limit
+    sock.sendmsg([protocol.HELLO], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, credentials)])
 
 
 def child(config: dict, request: dict, fds: list[int]) -> None:
@@ -221,7 +215,7 @@ def child(config: dict, request: dict, fds: list[int]) -> None:
             try:
                 private_network(config)
             except BaseException:
-                os._exit(NO_PRIVATE_NETWORK)
+                os._exit(protocol.NO_PRIVATE_NETWORK)
         script = request["op"] == "script"
         try:
             become_student(config, (fds[3],) if script else (fds[0], fds[1]), tuple(fds[:3]) if script else None)
@@ -231,7 +225,7 @@ def child(config: dict, request: dict, fds: list[int]) -> None:
                 greeting.close()
             sys.modules["_grader_syscall_filter"].install()  # last: nothing of ours needs what it refuses
         except BaseException:
-            os._exit(SETUP_FAILED)
+            os._exit(protocol.SETUP_FAILED)
         side = sys.modules["_grader_student_side"]
         if script:
             code = side.run_script(config["module"], config["folder"], request["argv"])
@@ -368,6 +362,8 @@ def main() -> None:
         except ImportError:
             pass
     wire = load("_grader_wire", "wire.py")
+    global protocol
+    protocol = load("_grader_protocol", "protocol.py")
     load("_grader_student_side", "student_side.py")
     load("_grader_syscall_filter", "syscall_filter.py")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # student processes of our own user may signal us
@@ -388,7 +384,11 @@ def main() -> None:
             kill_everything()
             return
         request = wire.loads(data)
-        if request["op"] in ("spawn", "script"):
+        if (problem := protocol.request_problem(request, protocol.JUDGE_TO_ZYGOTE)) is not None:
+            for fd in fds:
+                os.close(fd)
+            control.send(wire.dumps({"error": problem}))
+        elif request["op"] in ("spawn", "script"):
             pid = os.fork()
             if pid == 0:
                 control.close()
