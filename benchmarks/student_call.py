@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from grader import course, lockdown, sandbox
+from grader.settings import Settings
 from grader.student_process import CPUCLOCK_SCHED, Zygote, box_of, for_each
 
 CALLS, PROCESSES, EACH = 2000, 40, 20_000
@@ -62,7 +63,8 @@ def main() -> int:
         shutil.copy(reference, box / "code")
         sandbox.hand_over(box)
         started = time.perf_counter()
-        zygote = Zygote(box_of(box / "code", "squares"))
+        uid = lockdown.student_uid(Settings.from_environment())
+        zygote = Zygote(box_of(box / "code", "squares", True, uid))
         process = zygote.spawn()
         process.start(timeout=60)
         first = time.perf_counter() - started
@@ -92,7 +94,6 @@ def main() -> int:
         zygote.close()
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         rows.append(("the zygote and its first student process", first, None, None))
-    uid = lockdown.student_uid()
     print(f"student processes run behind the wall as {f'uid {uid}' if uid else 'the grader own user (not root)'}")
     print(f"{'':<56} {'time':>10} {'judge CPU':>11} {'student CPU':>12}")
     for label, seconds, judge, student in rows:

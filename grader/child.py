@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from grader import channel, harness, lockdown, manifests
+from grader import channel, harness, manifests
 from grader.processes import our_descendants, reap_strays
 from grader.sandbox import DEFAULT_TIMEOUT, Sandbox
 from grader.scoring import CRASHED, NOT_RUN, TIMED_OUT, Outcome, TestSpec
@@ -154,10 +154,9 @@ class Attempt:
 
 
 def _follow(sandbox: Sandbox, env: dict[str, str], nodeids: list[str], timeouts: dict[str, float],
-            limits: Limits, number: int, sealed: bool) -> Attempt:
+            limits: Limits, number: int, sealed: bool, uid: int | None) -> Attempt:
     path = sandbox.root / f"channel-{number}.log"
     log = sandbox.root / f"pytest-{number}.log"
-    uid = lockdown.student_uid() if sealed else None  # this grading's, and its lane's: the judge is told
     command = pytest_command(sandbox, "--student-box", str(sandbox.student.parent),
                              *([] if sealed else ["--unsealed"]), *([] if uid is None else ["--student-uid", str(uid)]),
                              "--grader-channel", str(path), *[f"{sandbox.tests}/{n}" for n in nodeids])
@@ -214,9 +213,10 @@ def _services_still_answer(env: dict[str, str]) -> None:
                                            "so no score is given; grade again") from None
 
 
-def run_tests(sandbox: Sandbox, env: dict[str, str], manifest: list[TestSpec],
-              limits: Limits, sealed: bool = True) -> tuple[dict[str, Outcome], list[str]]:
-    """Run every test of the manifest, starting a new process after any that dies or hangs."""
+def run_tests(sandbox: Sandbox, env: dict[str, str], manifest: list[TestSpec], limits: Limits,
+              sealed: bool = True, uid: int | None = None) -> tuple[dict[str, Outcome], list[str]]:
+    """Run every test of the manifest, starting a new process after any that dies or hangs; `uid`: as
+    root, the student uid this grading chose (the judge is told it)."""
     timeouts = {spec.nodeid: limits.for_test(spec) for spec in manifest}
     pending = [spec.nodeid for spec in manifest]
     outcomes: dict[str, Outcome] = {}
@@ -224,7 +224,7 @@ def run_tests(sandbox: Sandbox, env: dict[str, str], manifest: list[TestSpec],
     number = 0
     while pending:
         number += 1
-        attempt = _follow(sandbox, env, pending, timeouts, limits, number, sealed)
+        attempt = _follow(sandbox, env, pending, timeouts, limits, number, sealed, uid)
         _services_still_answer(env)
         outcomes.update(attempt.outcomes)
         if attempt.garbled:

@@ -28,6 +28,7 @@ from grader.authoring import bundle, classroom50, generate, release
 from grader.child import GradingError
 from grader.classwork import classgrade, classplan, fetch, rollcall
 from grader.formats import class_csv, classroom, gradescope, markdown
+from grader.settings import SERVERS_ENV, SettingError, Settings
 
 # Exit statuses: 0 when the work was done (whatever the scores); the others mean it could not be.
 USAGE, NO_SERVICE, BROKEN = 2, 3, 4
@@ -90,18 +91,18 @@ def cmd_grade_class(args) -> int:
     submissions = Path(args.submissions)
     if not submissions.is_dir():
         return fail(USAGE, f"no such folder of submissions: {submissions}")
+    settings = Settings.from_environment(unsealed=args.unsealed)
     jobs = args.jobs or os.cpu_count() or 1
-    if os.environ.get(harness.SERVERS_ENV) and jobs > 1:
-        print(f"grader: {harness.SERVERS_ENV} is set, and gradings running side by side would empty each "
+    if settings.servers and jobs > 1:
+        print(f"grader: {SERVERS_ENV} is set, and gradings running side by side would empty each "
               "other's servers: grading one student at a time", file=sys.stderr)
         jobs = 1
-    problem = None if args.unsealed else pipeline.class_seal_problem()  # before anyone is graded
+    problem = None if args.unsealed else pipeline.class_seal_problem(settings)  # before anyone is graded
     if problem:
         return fail(BROKEN, f"{problem}\nTo grade without the wall anyway, give --unsealed: every result then "
                             "says 'unsealed'.")
     out = Path(args.out)
-    students = classgrade.grade_class(args.assignment, assignments, submissions, out, jobs, args.timeout,
-                                      unsealed=args.unsealed)
+    students = classgrade.grade_class(args.assignment, assignments, submissions, out, jobs, args.timeout, settings)
     class_csv.write_csv(students, out / HIDDEN_CSV)
     print(class_csv.markdown(students))
     if args.summary:
@@ -393,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         args.db = DEFAULT_DB
     try:
         return args.run(args)
-    except course.UnknownAssignment as exc:
+    except (course.UnknownAssignment, SettingError) as exc:
         return fail(USAGE, str(exc))
 
 

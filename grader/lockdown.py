@@ -25,49 +25,23 @@ import os
 import socket
 import struct
 
+from grader.settings import SERVERS_ENV, Settings
+
 STUDENT_UIDS = 1_500_000_000  # student uids as root: (slot mod 2**24) * 64 + lane above this; no account has them
-SLOT_ENV = "GRADER_SLOT"  # which grading this is: set once by the process that starts it (claim_slot)
-NETWORK_ENV = "GRADER_OWN_NETWORK"  # set by grade-class: this grading process gets a network of its own
-# set by pipeline.py in each worker grading assignments beside others: a uid of its own for each, so
-# that their student processes share no process limit
-LANE_ENV = "GRADER_LANE"
 CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-
-
-def _number(name: str, default: int) -> int:
-    try:
-        return max(int(os.environ.get(name, str(default))), default)
-    except ValueError:
-        return default
-
-
-def claim_slot() -> int:
-    """This grading's slot, for it and every process it starts: the one already set (an enclosing
-    grading's, or a test's), else this process's pid, which no other grading running now has."""
-    os.environ.setdefault(SLOT_ENV, str(os.getpid()))
-    return slot()
-
-
-def slot() -> int:
-    return _number(SLOT_ENV, 1)
-
-
-def lane() -> int:
-    return _number(LANE_ENV, 0)
 
 
 def root() -> bool:
     return os.geteuid() == 0
 
 
-def student_uid(number: int | None = None, lane_number: int | None = None) -> int | None:
-    """The host uid student processes of this slot and lane run as when grading as root; None without root."""
+def student_uid(settings: Settings) -> int | None:
+    """The host uid student processes of this grading and lane run as when grading as root; None without
+    root (the grader's own user, in the sandbox's user namespace)."""
     if not root():
         return None
-    number = slot() if number is None else number
-    lane_number = lane() if lane_number is None else lane_number
-    return STUDENT_UIDS + (number % (1 << 24)) * 64 + lane_number
+    return STUDENT_UIDS + (settings.slot % (1 << 24)) * 64 + settings.lane
 
 
 def _unshare_network() -> str | None:
@@ -113,22 +87,22 @@ def may_have_own_network() -> bool:
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 
 
-def slot_network() -> str | None:
+def slot_network(settings: Settings) -> str | None:
     """Under grade-class, with our own memcached servers: a network namespace for this student.
 
     None when it was made or is not wanted (a single grading, or servers given); else why not.
     """
-    if NETWORK_ENV not in os.environ or os.environ.get("MEMCACHED_SERVERS", "").strip():
+    if not settings.own_network or settings.servers:
         return None
     return own_network()
 
 
-def machine_network_problem() -> str:
+def machine_network_problem(settings: Settings) -> str:
     """Why student code may not be graded on the machine's own network (servers given from outside, or no
     namespace to be had): it would reach every loopback service and abstract Unix socket of the machine
     (an X server's, a DNS stub's), which no rule on IP traffic stops."""
-    if os.environ.get("MEMCACHED_SERVERS", "").strip():
-        return ("MEMCACHED_SERVERS is set: student code would share the machine's network to reach those "
+    if settings.servers:
+        return (f"{SERVERS_ENV} is set: student code would share the machine's network to reach those "
                 "servers, and every other loopback service and abstract Unix socket with them; unset it "
                 "(each grading starts memcached servers of its own, in a network of its own)")
     return ("no network namespace can be made here, and student code would share the machine's network: "

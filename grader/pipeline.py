@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -33,10 +32,11 @@ from grader.child import Limits
 from grader.course import Assignment
 from grader.feedback import printable
 from grader.scoring import FAILED, AssignmentResult, Outcome, TestSpec
+from grader.settings import Settings
 
 
 @contextlib.contextmanager
-def services(assignments: list[Assignment]) -> Iterator[dict[str, str]]:
+def services(assignments: list[Assignment], settings: Settings) -> Iterator[dict[str, str]]:
     """Start what the assignments need, once for the whole run; yields the tests' environment.
 
     Raises harness.MemcachedUnavailable when memcached is needed and cannot be had.
@@ -44,7 +44,7 @@ def services(assignments: list[Assignment]) -> Iterator[dict[str, str]]:
     env: dict[str, str] = {}
     servers: list[harness.MemcachedServer] = []
     if any("memcached" in a.services for a in assignments):
-        servers = harness.given_servers() or harness.launch_servers(3)
+        servers = harness.given_servers(settings.servers) or harness.launch_servers(3)
         env[harness.SERVERS_ENV] = ",".join(s.name for s in servers)
     try:
         yield env
@@ -58,10 +58,11 @@ UNSEALED = ("unsealed: student code ran without the wall around it (graded with 
 
 
 def grade_assignment(assignment: Assignment, folder: Path, env: dict[str, str], workdir: Path,
-                     limits: Limits = DEFAULT_LIMITS, only: Callable[[TestSpec], bool] | None = None,
-                     sealed: bool = True) -> AssignmentResult:
+                     settings: Settings, limits: Limits = DEFAULT_LIMITS,
+                     only: Callable[[TestSpec], bool] | None = None) -> AssignmentResult:
     """Grade one assignment; `only` narrows the manifest (the self-tests use it to stay quick)."""
     started = time.monotonic()
+    sealed, uid = not settings.unsealed, lockdown.student_uid(settings)
     found = submission.find(folder, assignment)
     module = found.module
     box = sandbox.build(assignment, module, workdir / assignment.id)
@@ -73,78 +74,77 @@ def grade_assignment(assignment: Assignment, folder: Path, env: dict[str, str], 
         problem = found.problem
     else:  # its code runs only in student processes, behind the wall, never in a process of ours
         notes += submission.review_flags(module)
-        problem = student_process.probe(student_process.box_of(box.student, assignment.module_name, sealed),
+        problem = student_process.probe(student_process.box_of(box.student, assignment.module_name, sealed, uid),
                                         limits.import_seconds)
     if problem:
         notes.append(problem)
         outcomes = {spec.nodeid: Outcome(FAILED, problem) for spec in manifest}
     else:
-        outcomes, run_notes = child.run_tests(box, env, manifest, limits, sealed)
+        outcomes, run_notes = child.run_tests(box, env, manifest, limits, sealed, uid)
         notes += run_notes
     return AssignmentResult(assignment.id, scoring.score(manifest, outcomes), [printable(n) for n in notes],
                             round(time.monotonic() - started, 2), printable(problem or ""), sealed)
 
 
-def grade_group(group: list[Assignment], folder: Path, work: Path, limits: Limits,
-                only: Callable[[TestSpec], bool] | None, own_network: bool = False,
-                lane: int = 0, sealed: bool = True) -> list[AssignmentResult]:
+def grade_group(group: list[Assignment], folder: Path, work: Path, settings: Settings, limits: Limits,
+                only: Callable[[TestSpec], bool] | None, own_network: bool = False) -> list[AssignmentResult]:
     """Grade assignments one after the other, with the services they need. `own_network`: first move
-    into a network namespace of its own (its own servers start in it); `lane`, in a worker grading
-    beside others: its student processes run as a uid of their own (lockdown.py)."""
-    if lane:
-        os.environ[lockdown.LANE_ENV] = str(lane)  # this worker's alone: it is a process of its own
+    into a network namespace of its own (its own servers start in it)."""
     if own_network and (problem := lockdown.own_network()):
         raise child.GradingError(problem)
-    with services(group) as env:
-        return [grade_assignment(a, folder, env, work, limits, only, sealed) for a in group]
+    with services(group, settings) as env:
+        return [grade_assignment(a, folder, env, work, settings, limits, only) for a in group]
 
 
-def seal_problem(groups: list[schedule.Group]) -> str | None:
+def seal_problem(groups: list[schedule.Group], settings: Settings) -> str | None:
     """What keeps student code from being walled in here (wall.py, lockdown.py), or None."""
     if (problem := wall.problem(lockdown.root())) is not None:
         return problem
     if any(not group.own_network for group in groups) and not lockdown.ALONE:
-        return lockdown.machine_network_problem()
+        return lockdown.machine_network_problem(settings)
     return None
 
 
-def class_seal_problem() -> str | None:
+def class_seal_problem(settings: Settings) -> str | None:
     """What keeps grade-class from walling in any student here (each student grades in a network of its
     own), or None."""
     if (problem := wall.problem(lockdown.root())) is not None:
         return problem
-    if os.environ.get(harness.SERVERS_ENV, "").strip() or not lockdown.may_have_own_network():
-        return lockdown.machine_network_problem()
+    if settings.servers or not lockdown.may_have_own_network():
+        return lockdown.machine_network_problem(settings)
     return None
 
 
 def grade(assignments: list[Assignment], folder: Path, limits: Limits = DEFAULT_LIMITS,
-          only: Callable[[TestSpec], bool] | None = None, unsealed: bool = False) -> list[AssignmentResult]:
+          only: Callable[[TestSpec], bool] | None = None, unsealed: bool = False,
+          settings: Settings | None = None) -> list[AssignmentResult]:
     """Grade `folder` for each assignment, side by side when that is safe (schedule.py); results in the
-    assignments' order. Raises child.GradingError (no wall can be built, unless `unsealed`) or
+    assignments' order. `settings`: this grading's (settings.py), read from the environment once when
+    not given. Raises child.GradingError (no wall can be built, unless `unsealed`) or
     harness.MemcachedUnavailable."""
     processes.become_subreaper()
-    lockdown.claim_slot()  # student uids of this grading's own (as root)
-    apart = lockdown.slot_network()  # grade-class: this student's services on a loopback of its own
-    given = bool(os.environ.get(harness.SERVERS_ENV, "").strip())
-    own = not lockdown.ALONE and lockdown.NETWORK_ENV not in os.environ and lockdown.may_have_own_network()
-    groups = schedule.groups(assignments, own, given)
-    if not unsealed and (problem := apart or seal_problem(groups)):
+    settings = settings or Settings.from_environment(unsealed=unsealed)
+    apart = lockdown.slot_network(settings)  # grade-class: this student's services on a loopback of its own
+    own = not lockdown.ALONE and not settings.own_network and lockdown.may_have_own_network()
+    groups = schedule.groups(assignments, own, bool(settings.servers))
+    if not settings.unsealed and (problem := apart or seal_problem(groups, settings)):
         raise child.GradingError(f"{problem}\nTo grade without the wall anyway, give --unsealed: every "
                                  "result then says 'unsealed'.")
-    done = _grade_groups(groups, folder, limits, only, unsealed)
+    done = _grade_groups(groups, folder, settings, limits, only)
     results = schedule.in_order(assignments, {r.assignment: r for r in done})
     for result in results:
-        result.notes.extend([apart] if apart and unsealed else [])
+        result.notes.extend([apart] if apart and settings.unsealed else [])
     return results
 
 
-def _grade_groups(groups: list[schedule.Group], folder: Path, limits: Limits,
-                  only: Callable[[TestSpec], bool] | None, unsealed: bool) -> list[AssignmentResult]:
-    """Each group graded, in this process or (side by side, or in a network of its own) in a worker."""
+def _grade_groups(groups: list[schedule.Group], folder: Path, settings: Settings, limits: Limits,
+                  only: Callable[[TestSpec], bool] | None) -> list[AssignmentResult]:
+    """Each group graded, in this process or (side by side, or in a network of its own) in a worker; each
+    group in a lane of its own (its student uid: lockdown.py)."""
     with tempfile.TemporaryDirectory(prefix="grader-") as work:
-        jobs = [functools.partial(grade_group, list(g.assignments), folder.resolve(), Path(work), limits, only,
-                                  g.own_network, lane, not unsealed) for lane, g in enumerate(groups)]
+        jobs = [functools.partial(grade_group, list(g.assignments), folder.resolve(), Path(work),
+                                  settings.in_lane(lane), limits, only, g.own_network)
+                for lane, g in enumerate(groups)]
         if len(jobs) == 1 and not groups[0].own_network:
             done = jobs[0]()
         else:  # a network namespace of its own is made in a worker: this process stays where it is

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+import pytest_timeout
 from pytest_timeout import PYTEST_FAILURE_MESSAGE
 
 from grader import channel
@@ -58,10 +59,9 @@ def describe(item) -> str:
 
 
 def timeout_of(item) -> float:
-    marker = item.get_closest_marker("timeout")
-    if marker and marker.args:
-        return float(marker.args[0])
-    return float(item.config.getini("timeout") or 0)
+    """The test's time limit as pytest-timeout itself reads it (its marker, by argument or keyword, over
+    the ini; each value checked, with where it came from)."""
+    return float(pytest_timeout._get_item_settings(item).timeout or 0)
 
 
 class ManifestWriter:

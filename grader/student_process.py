@@ -70,6 +70,10 @@ class Box:
     limits: Limits = field(default_factory=Limits)
     preload: tuple[str, ...] = ("pymemcache", "zmq")  # libraries beyond the standard one it may import
 
+    def __post_init__(self) -> None:
+        if self.sealed and self.uid is None and lockdown.root():
+            raise ValueError("as root, student code behind the wall needs a student uid (lockdown.student_uid)")
+
     def config(self, control: int) -> dict:
         limits = dict(vars(self.limits))
         if not self.sealed:  # RLIMIT_NPROC would count every process of the grader's own user
@@ -97,14 +101,12 @@ class Box:
         return wall.command(program, view, root)
 
 
-def box_of(folder: Path, module: str, sealed: bool = True, uid: int | None = None) -> Box:
-    """The Box of a submission's folder: the libraries its assignment allows, and as root the student uid
-    (`uid`, as the grading chose it and told the judge; by default the one of this process's grading)."""
+def box_of(folder: Path, module: str, sealed: bool, uid: int | None) -> Box:
+    """The Box of a submission's folder: the libraries its assignment allows; as root, `uid` is the student
+    uid the grading chose (lockdown.student_uid), which it tells the judge."""
     from grader.course import CATALOGUE
 
     libraries = next((a.libraries for a in CATALOGUE if a.module_name == module), Box.preload)
-    if sealed and uid is None:
-        uid = lockdown.student_uid()
     return Box(folder=folder, module=module, uid=uid if sealed else None, sealed=sealed, preload=libraries)
 
 

@@ -13,9 +13,10 @@ from typing import Iterator
 
 import pytest
 
-from grader import course, pipeline, sandbox
+from grader import course, lockdown, pipeline, sandbox
 from grader.child import Limits
 from grader.scoring import AssignmentResult
+from grader.settings import Settings
 from grader.student_process import Zygote, box_of
 
 # Short enough that a hang or a stuck import costs seconds here, not minutes.
@@ -100,7 +101,8 @@ def zygote_for(module: str, source: str, sealed: bool = True) -> Iterator[Zygote
         (box / "code").mkdir(parents=True)
         (box / "code" / f"{module}.py").write_text(source)
         sandbox.hand_over(box)
-        zygote = Zygote(box_of(box / "code", module, sealed))
+        uid = lockdown.student_uid(Settings.from_environment()) if sealed else None
+        zygote = Zygote(box_of(box / "code", module, sealed, uid))
         try:
             yield zygote
         finally:

@@ -15,6 +15,7 @@ from conftest import ASSIGNMENTS, QUICK, assignment, by_test, each, function_of,
 from grader import course, harness, pipeline
 from grader.child import Limits
 from grader.scoring import CRASHED, FAILED, PASSED, TIMED_OUT
+from grader.settings import Settings
 
 CACHE = "01-cache-aside"
 REFERENCE = (course.SOLUTIONS / CACHE / "squares.py").read_text()
@@ -218,7 +219,8 @@ def test_a_memcached_that_stops_during_grading_is_not_charged_to_the_student(mem
     server.kill()  # gone before the tests meet it, as a server killed by another process was
     wanted = ("test_square_key_is_sq_colon_n", "test_results_come_back_equal_and_of_the_same_type")
     with pytest.raises(harness.MemcachedUnavailable, match="stopped during grading"):
-        pipeline.grade_assignment(assignment(CACHE), course.SOLUTIONS, env, tmp_path, QUICK,
+        pipeline.grade_assignment(assignment(CACHE), course.SOLUTIONS, env, tmp_path, Settings.from_environment(),
+                                  QUICK,
                                   only=lambda s: function_of(s.nodeid) in wanted)
 
 

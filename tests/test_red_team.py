@@ -35,6 +35,7 @@ from rich.console import Console
 from grader import course, lockdown, report, wall
 from grader.child import Limits
 from grader.formats import gradescope
+from grader.settings import SLOT_ENV, Settings
 from grader.student_process import Limits as StudentLimits
 
 CACHE = "01-cache-aside"
@@ -443,7 +444,7 @@ ATTACKER = 3  # the grade-class slot whose uid the attacks run as: killing every
 @pytest.mark.parametrize("name", list(ATTACKS))
 def test_attack_earns_nothing_reads_nothing_changes_nothing_leaves_nothing(name, submission, secrets, decoy,
                                                                              monkeypatch):
-    monkeypatch.setenv(lockdown.SLOT_ENV, str(ATTACKER))
+    monkeypatch.setenv(SLOT_ENV, str(ATTACKER))
     before = _fingerprint()
     shm, msg = _ipc_keys("shm"), _ipc_keys("msg")
     started = time.monotonic()
@@ -478,7 +479,7 @@ def test_a_classmates_message_queue_is_out_of_reach(submission, monkeypatch):
     the other never hears."""
     heard = []
     for slot in (ATTACKER, ATTACKER + 1):
-        monkeypatch.setenv(lockdown.SLOT_ENV, str(slot))
+        monkeypatch.setenv(SLOT_ENV, str(slot))
         result = grade(CACHE, submission(CACHE, attack(SYSV_IPC)), limits=BRISK,
                        only=lambda spec: function_of(spec.nodeid) == "test_square_key_is_sq_colon_n")
         heard.append(result.tests[0].outcome.reason)
@@ -777,14 +778,14 @@ def _non_loopback_address() -> str | None:
 def test_the_student_process_is_unprivileged_and_alone(spy):
     """Not root (as root: a uid of its own), no capability, no new privileges, few descriptors, no secret
     in its environment; a host name, and processes, of its own: it sees only its sandbox's."""
-    uid = lockdown.student_uid() or os.getuid()
+    uid = lockdown.student_uid(Settings.from_environment()) or os.getuid()
     assert spy.whoami() == [uid, uid, uid if lockdown.root() else os.getgid(), []]
     assert uid != 0
     status = spy.status()
     assert status["NoNewPrivs"] == "1" and {status[c] for c in ("CapInh", "CapPrm", "CapEff", "CapAmb")} == {
         "0000000000000000"}
     assert spy.limits()[1] <= 1 << 30 and (spy.limits()[2] is not None) == lockdown.root()
-    assert spy.open_fds()[:3] == [0, 1, 2] and len(spy.open_fds()) <= 5  # stdio, the socket to the judge
+    assert spy.open_fds()[:3] == [0, 1, 2] and len(spy.open_fds()) <= 6  # stdio, the judge's two sockets
     assert not any(name.startswith("GRADER") for name in spy.environment())
     assert spy.hostname() == "grading"
     assert spy.refused() == [-1, "Operation not permitted", -1, "Operation not permitted"]
@@ -833,7 +834,7 @@ def test_students_graded_side_by_side_cannot_see_or_signal_each_other(monkeypatc
     """Slot 2's process does not see slot 1's (another PID namespace), nor its box (another mount
     namespace); as root it is another uid too, so they share no process limit."""
     with zygote_for("spy", SPY) as one:
-        monkeypatch.setenv(lockdown.SLOT_ENV, "2")
+        monkeypatch.setenv(SLOT_ENV, "2")
         with zygote_for("spy", SPY) as two:
             first, second = one.spawn(), two.spawn()
             for process in (first, second):

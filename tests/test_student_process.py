@@ -11,6 +11,7 @@ from conftest import zygote_for
 
 from grader import lockdown
 from grader.harness import free_port
+from grader.settings import Settings
 from grader.student_process import (
     NotPlainData,
     NotWrittenYet,
@@ -329,7 +330,7 @@ def test_a_script_runs_as_the_student_uid(zygote):
         out = script.stdout.read().decode()
     finally:
         script.end()
-    assert f" as {lockdown.student_uid() or os.getuid()} " in out
+    assert f" as {lockdown.student_uid(Settings.from_environment()) or os.getuid()} " in out
 
 
 def test_a_private_network_has_only_a_loopback(zygote):

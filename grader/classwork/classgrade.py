@@ -8,6 +8,7 @@ or cannot run at all, still gets a results file: every test at 0, and the reason
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -24,11 +25,12 @@ import psutil
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grader import lockdown, pipeline
+from grader import pipeline
 from grader.course import Assignment
 from grader.formats import class_csv, gradescope
 from grader.processes import kill_tree
 from grader.scoring import NOT_RUN, AssignmentResult, Outcome, TestSpec, score
+from grader.settings import Settings, without_settings
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def stand_in(assignments: list[Assignment], reason: str, known: dict[str, list[T
     return document
 
 
-def grade_one(job: Job, name: str, limit: float, unsealed: bool = False) -> tuple[str | None, dict | None]:
+def grade_one(job: Job, name: str, limit: float, settings: Settings) -> tuple[str | None, dict | None]:
     """Run `grader grade` for one student: (None, results) when it finished, else (what went wrong, None).
 
     The results file is written where only root can reach when grading as root, and
@@ -73,12 +75,12 @@ def grade_one(job: Job, name: str, limit: float, unsealed: bool = False) -> tupl
     private = Path(tempfile.mkdtemp(prefix="grader-results-"))  # 0700: not the student's TMPDIR
     command = [sys.executable, "-m", "grader", "grade", name, "--submission", str(job.folder),
                "--results", str(private / "results.json"), "--verbose",  # its log is every test, to hand back
-               *(["--unsealed"] if unsealed else [])]
+               *(["--unsealed"] if settings.unsealed else [])]
     scratch = tempfile.mkdtemp(prefix=f"grader-{job.student}-")  # removed even if grading is killed
-    # Each student's grading claims student uids of its own (its pid: lockdown.claim_slot) and a
-    # network namespace of its own (NETWORK_ENV): a classmate's grading beside it shares neither.
-    env = {k: v for k, v in os.environ.items() if k != lockdown.SLOT_ENV}
-    env.update(COLUMNS="120", TMPDIR=scratch, **{lockdown.NETWORK_ENV: "1"})
+    # Each student's grading takes student uids of its own (its pid: settings.py) and a network namespace
+    # of its own: a classmate's grading beside it shares neither.
+    env = {**without_settings(os.environ), **dataclasses.replace(settings, own_network=True).environment(),
+           "COLUMNS": "120", "TMPDIR": scratch}
     try:
         started = time.time()
         with open(job.log, "wb") as log:
@@ -124,7 +126,7 @@ def _write(path: Path, document: dict) -> None:
 
 
 def grade_class(name: str, assignments: list[Assignment], submissions: Path, out: Path,
-                jobs: int, limit: float, console=None, unsealed: bool = False) -> list[class_csv.Student]:
+                jobs: int, limit: float, settings: Settings, console=None) -> list[class_csv.Student]:
     """Grade every folder of `submissions`; `out` gets one results file per student, and no other.
 
     Each file is written as soon as that student is done (so a grading run cut short
@@ -140,7 +142,7 @@ def grade_class(name: str, assignments: list[Assignment], submissions: Path, out
                TextColumn("{task.description}"))
     with Progress(*columns, console=console) as progress, ThreadPoolExecutor(max_workers=jobs) as pool:
         task = progress.add_task("", total=len(todo))
-        futures = {pool.submit(grade_one, job, name, limit, unsealed): job for job in todo}
+        futures = {pool.submit(grade_one, job, name, limit, settings): job for job in todo}
         for future in as_completed(futures):
             job = futures[future]
             problem, document = future.result()

@@ -35,6 +35,7 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 
 from grader import lockdown, wall
+from grader.settings import Settings
 
 GRADER = Path(__file__).resolve().parent.parent
 HARNESS = GRADER / "harness.py"
@@ -75,7 +76,7 @@ class WalledKernelManager(AsyncKernelManager):
         self._mounted = lockdown.root() and small_tmpfs(self._folder)  # the kernel may write here: not the disk
         kwargs.update(transport="ipc", connection_file=str(self._folder / "kernel.json"))
         super().__init__(**kwargs)
-        self._uid = lockdown.student_uid()
+        self._uid = lockdown.student_uid(Settings.from_environment())
         if self._uid is not None:
             os.chown(self._folder, self._uid, self._uid)  # its Unix sockets go here
 
