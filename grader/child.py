@@ -94,12 +94,13 @@ class Finished:
 
 
 @contextlib.contextmanager
-def running(command: list[str], sandbox: Sandbox, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+def running(command: list[str], sandbox: Sandbox, env: dict[str, str], log: Path,
+            pass_fds: tuple[int, ...] = ()) -> Iterator[subprocess.Popen]:
     """A child in its own session, output to `log`; however the block ends (an interrupt
     included), the child's group and anything it left behind are killed."""
     keep = our_descendants()
     with open(log, "wb") as out:
-        proc = subprocess.Popen(command, cwd=sandbox.work, env=env, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(command, cwd=sandbox.work, env=env, stdin=subprocess.DEVNULL, pass_fds=pass_fds,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             yield proc
@@ -158,14 +159,18 @@ def _follow(sandbox: Sandbox, env: dict[str, str], nodeids: list[str], timeouts:
     path = sandbox.root / f"channel-{number}.log"
     log = sandbox.root / f"pytest-{number}.log"
     uid = lockdown.student_uid() if sealed else None  # this grading's, and its lane's: the judge is told
+    tap = lockdown.packet_socket()  # the judge's view of loopback, which it may not open itself without root
     command = pytest_command(sandbox, "--student-box", str(sandbox.student.parent),
                              *([] if sealed else ["--unsealed"]), *([] if uid is None else ["--student-uid", str(uid)]),
+                             *([] if tap is None else ["--loopback-capture-fd", str(tap.fileno())]),
                              "--grader-channel", str(path), *[f"{sandbox.tests}/{n}" for n in nodeids])
     reader = channel.Reader(path)
     outcomes: dict[str, Outcome] = {}
     current: str | None = None
     started = finished_at = 0.0
-    with running(command, sandbox, environment(sandbox, env), log) as proc:
+    with running(command, sandbox, environment(sandbox, env), log, () if tap is None else (tap.fileno(),)) as proc:
+        if tap is not None:
+            tap.close()  # the judge's copy is its own
         while True:
             exited = proc.poll() is not None
             for event in reader.poll():
