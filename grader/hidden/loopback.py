@@ -31,7 +31,8 @@ SNAPLEN = 1 << 17  # more than any loopback packet (64 KiB with segmentation off
 BLOCK = 1 << 18  # bytes a ring block holds: a few packets of the largest size
 BLOCKS = 128  # 32 MiB, or 2.5 s of a slow trickle (a block each RETIRE_MS), for the judge's thread to fall behind
 RETIRE_MS = 20  # the kernel hands over a block that is not full this long after its first packet
-KEPT = 64 << 20  # bytes of blocks one capture keeps at most: beyond, a flood is counted as missed, not kept
+KEPT = 32 << 20  # bytes of blocks one capture keeps at most (a 10,000-point pipeline: 10 MiB): beyond, a flood
+# is counted as missed, not kept
 
 # A classic BPF program: keep TCP over IPv4 or IPv6 as it arrives, up to SNAPLEN bytes; drop the rest.
 _SKF_AD_PKTTYPE = -0x1000 + 4
@@ -83,8 +84,8 @@ class LoopbackTap:
     so that the ring holds only what arrived since its last look (a block is handed over when full, or
     RETIRE_MS after its first packet)."""
 
-    def __init__(self, sock: socket.socket):
-        self.sock = sock
+    def __init__(self, sock: socket.socket, blocks: int = BLOCKS):
+        self.sock, self.count = sock, blocks
         program = b"".join(struct.pack("HBBI", *op) for op in _FILTER)
         buffer = ctypes.create_string_buffer(program)
         sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, struct.pack("HL", len(_FILTER), ctypes.addressof(buffer)))
@@ -92,8 +93,8 @@ class LoopbackTap:
         # tpacket_req3: block size, blocks, frame size, frames, retire timeout (ms), private size, feature flags
         frame = 1 << 11
         sock.setsockopt(SOL_PACKET, PACKET_RX_RING,
-                        struct.pack("7I", BLOCK, BLOCKS, frame, BLOCK // frame * BLOCKS, RETIRE_MS, 0, 0))
-        self.ring = mmap.mmap(sock.fileno(), BLOCK * BLOCKS, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+                        struct.pack("7I", BLOCK, blocks, frame, BLOCK // frame * blocks, RETIRE_MS, 0, 0))
+        self.ring = mmap.mmap(sock.fileno(), BLOCK * blocks, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         self.next = 0  # the block the kernel fills next, in order
         self.blocks: list[bytes] = []  # copied since `start`
         self.packets = self.drops = 0  # as the kernel counted them since `start`
@@ -118,7 +119,7 @@ class LoopbackTap:
             else:
                 self.flooded += count
             struct.pack_into("I", self.ring, start + 8, TP_STATUS_KERNEL)
-            self.next = (self.next + 1) % BLOCKS
+            self.next = (self.next + 1) % self.count
 
     def _count(self) -> None:
         """Add the kernel's counts since the last look (reading them starts them again)."""
@@ -184,6 +185,13 @@ def _frames(block: bytes):
 
 def segment(frame: bytes) -> Segment | None:
     """The TCP segment in a loopback frame (an Ethernet header, then IPv4 or IPv6); None for anything else."""
+    try:
+        return _segment(frame)
+    except (struct.error, IndexError, ValueError):
+        return None
+
+
+def _segment(frame: bytes) -> Segment | None:
     kind = struct.unpack_from("!H", frame, 12)[0]
     if kind == ETH_P_IP and frame[23] == socket.IPPROTO_TCP:
         header = (frame[14] & 0x0F) * 4

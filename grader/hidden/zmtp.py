@@ -11,6 +11,7 @@ import struct
 from dataclasses import dataclass, field
 
 GREETING = 64  # signature (10), version (2), mechanism (20), as-server (1), filler (31)
+MESSAGES = 250_000  # read at most, each way (25 for each of 10,000 points): a flood is not read to its end
 MORE, LONG, COMMAND = 1, 2, 4
 
 
@@ -68,6 +69,9 @@ def decode(data: bytes) -> Said:
         if not flags & MORE:
             said.messages.append(tuple(frames))
             frames = []
+            if len(said.messages) == MESSAGES:
+                said.problem = f"more than {MESSAGES:,} messages: the rest were not read"
+                break
     return said
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import dataclass
 
 from loopback import Connection
@@ -21,6 +22,7 @@ from zmtp import Said, decode
 
 PUBLISHERS, SUBSCRIBERS = {"PUB", "XPUB"}, {"SUB", "XSUB"}
 ANSWERERS, ASKERS = {"REP", "ROUTER"}, {"REQ", "DEALER"}
+PUSHERS = 4  # PUSH connections to one tally that the judge looks through, at the most (the contract makes two)
 Address = tuple[str, int]
 
 
@@ -43,8 +45,7 @@ class Wire:
     """The contract's sockets among the connections of one capture."""
 
     publishers: dict[Address, list[list[bytes]]]  # a PUB's address: the points on each subscriber's connection
-    askings: dict[Address, list[tuple[bytes, bytes]]]  # a REP's address: each question a REQ asked it and its
-    # answer, in order (a REQ that connected again carries on where it left off)
+    askings: list[list[tuple[bytes, bytes]]]  # each REQ's questions to a REP, each with its answer, in order
     tallies: dict[Address, list[list[tuple[bytes, ...]]]]  # a PULL's address: the decisions from each PUSH
     talks: list[Talk]
 
@@ -54,15 +55,14 @@ def wire(connections: list[Connection]) -> Wire:
              for c in connections]
     publishers: dict[Address, list[list[bytes]]] = {}
     tallies: dict[Address, list[list[tuple[bytes, ...]]]] = {}
-    askings: dict[Address, list[tuple[bytes, bytes]]] = {}
+    askings: list[list[tuple[bytes, bytes]]] = []
     for t in talks:
         if t.between(PUBLISHERS, SUBSCRIBERS):
             publishers.setdefault(t.server, []).append([m[0] if len(m) == 1 else b"" for m in t.received.messages])
         elif t.between({"PULL"}, {"PUSH"}):
             tallies.setdefault(t.server, []).append(t.sent.messages)
         elif t.between(ANSWERERS, ASKERS):
-            askings.setdefault(t.server, []).extend(zip([m[-1] for m in t.sent.messages],
-                                                        [m[-1] for m in t.received.messages]))
+            askings.append(list(zip([m[-1] for m in t.sent.messages], [m[-1] for m in t.received.messages])))
     return Wire(publishers, askings, tallies, talks)
 
 
@@ -83,12 +83,12 @@ def decision(point: bytes) -> tuple[bytes, ...] | None:
 def _asked(points: list[bytes], askings) -> bool:
     """Did judge's REQ ask pythagoras about each of these points, in order, and get the right answer?"""
     wanted = [coordinates(p) for p in points]
-    for answered in askings.values():
+    for answered in askings:
         if len(answered) < len(wanted):
             continue
         try:
             pairs = [(json.loads(q), json.loads(a)) for q, a in answered[:len(wanted)]]
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if pairs == [(xy, xy[0] ** 2 + xy[1] ** 2) for xy in wanted]:
             return True
@@ -117,9 +117,13 @@ def _yes_range(streams: list[list[tuple[bytes, ...]]], points: int) -> tuple[int
 
 def why_not(estimate: float, tally: Address, seen: Wire, points: int) -> str | None:
     """Why the pipeline around the tally at `tally` cannot give `estimate` from `points` decisions; None if it can."""
+    if not math.isfinite(estimate):
+        return f"{estimate!r} is not 4 * yes / {points:,} for any count of 'Y'"
     streams = [s for s in seen.tallies[tally] if s]
     if sum(map(len, streams)) < points:
         return f"{sum(map(len, streams)):,} decisions reached it, not {points:,}"
+    if len(streams) > PUSHERS:
+        return f"{len(streams)} PUSH connections sent it decisions: always_yes and judge make two"
     if not any(all(_explains(s, p, seen.askings) for s, p in zip(streams, chosen))
                for branches in seen.publishers.values() for chosen in itertools.permutations(branches, len(streams))):
         return ("its decisions are not the contract's decisions for the points a PUB published to a SUB "
