@@ -274,25 +274,19 @@ CREDITS = (
 
 # An XPUB bitsource that waits until subscriptions covering every prefix have arrived (no socket monitor, no
 # sleep), and a context of its own for each node, all terminated at the end.
-XPUB_BITSOURCE = '''    zsock = open_socket(zcontext, zmq.XPUB)
-    try:
-        if count is not None:
-            zsock.sndhwm = 0
-        zsock.bind(url)
-        topics = set()
-        while not all(any(p.startswith(t) for t in topics) for p in prefixes):
-            event = zsock.recv()
-            if event[:1] == b"\\x01":
-                topics.add(event[1:])
-        for _ in repeat(None) if count is None else range(count):
-            zsock.send_string(ones_and_zeros(2 * B, rng))
-        while True:
-            zsock.recv()  # subscriptions come and go; ContextTerminated ends this
-    except zmq.ContextTerminated:
-        pass
-    finally:
-        close_sockets(zsock)
-'''
+XPUB = (
+    ("              count: int | None = None, subscribers: int = 0) -> None:",
+     "              count: int | None = None, prefixes: tuple = ()) -> None:"),
+    ("    zsock = open_socket(zcontext, zmq.PUB)\n    monitor = zsock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)\n"
+     "    monitor.linger = 0\n", "    zsock = open_socket(zcontext, zmq.XPUB)\n"),
+    ("        if subscribers:\n            wait_for_subscribers(monitor, subscribers)\n"
+     "            time.sleep(SETTLE_SECONDS)  # their subscriptions follow the handshake on the same connection\n",
+     "        topics = set()\n        while not all(any(p.startswith(t) for t in topics) for p in prefixes):\n"
+     "            event = zsock.recv()\n            if event[:1] == b'\\x01':\n                topics.add(event[1:])\n"),
+    ("        zsock.poll()  # a PUB never has input: this waits, until term() raises ContextTerminated\n",
+     "        while True:\n            zsock.recv()  # subscriptions come and go; ContextTerminated ends this\n"),
+    ("        close_sockets(zsock, monitor)\n", "        close_sockets(zsock)\n"),
+)
 REFERENCE_NODES = """    nodes = [start_thread(lambda: counted.append(tally(zcontext, pushpull, points, progress))),
              start_thread(pythagoras, zcontext, reqrep),
              start_thread(bitsource, zcontext, pubsub, None, points, 2),
@@ -306,33 +300,13 @@ CONTEXTS_APART = """    contexts = [zcontext] + [zmq.Context() for _ in range(4)
              start_thread(judge, contexts[3], pubsub, reqrep, pushpull),
              start_thread(bitsource, contexts[4], pubsub, None, points, (b"00", b"01", b"10", b"11"))]
 """
-REFERENCE_BITSOURCE = '''    zsock = open_socket(zcontext, zmq.PUB)
-    monitor = zsock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
-    monitor.linger = 0
-    try:
-        if count is not None:
-            zsock.sndhwm = 0  # a batch that ends: queue all of it rather than drop points for the slow judge
-        zsock.bind(url)
-        if subscribers:
-            wait_for_subscribers(monitor, subscribers)
-            time.sleep(SETTLE_SECONDS)  # their subscriptions follow the handshake on the same connection
-        for _ in repeat(None) if count is None else range(count):
-            zsock.send_string(ones_and_zeros(2 * B, rng))
-        zsock.poll()  # a PUB never has input: this waits, until term() raises ContextTerminated
-    except zmq.ContextTerminated:
-        pass
-    finally:
-        close_sockets(zsock, monitor)
-'''
 
 RIGHT = [
     Variant(A, "credits-over-inproc", "estimate_pi paces bitsource with credits that tally's `out` sends back over "
             "an inproc PUSH/PULL pair of its own, instead of lifting the high-water mark", (), CREDITS),
     Variant(A, "xpub-and-a-context-per-node", "bitsource is an XPUB that waits for subscriptions covering every "
             "prefix, and every node has a context of its own", (),
-            (("              count: int | None = None, subscribers: int = 0) -> None:",
-              "              count: int | None = None, prefixes: tuple = ()) -> None:"),
-             (REFERENCE_BITSOURCE, XPUB_BITSOURCE), (REFERENCE_NODES, CONTEXTS_APART),
+            (*XPUB, (REFERENCE_NODES, CONTEXTS_APART),
              ("    zcontext.term()  # every node returns, its sockets closed\n",
               "    for context in contexts:\n        context.term()\n"))),
 ]
