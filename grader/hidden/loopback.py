@@ -62,7 +62,7 @@ class Segment:
     payload: bytes
 
 
-SYN, FIN = 2, 1
+SYN, ACK = 2, 16
 
 
 @dataclass
@@ -243,7 +243,7 @@ def connections(segments: list[Segment]) -> list[Connection]:
     for s in segments:
         way = (s.source, s.destination)
         if s.flags & SYN:
-            if way not in opened and not s.flags & 16:
+            if way not in opened and not s.flags & ACK:  # a SYN, not the SYN-ACK that answers it
                 order.append(way)
             opened.setdefault(way, s.seq)
         elif s.payload:

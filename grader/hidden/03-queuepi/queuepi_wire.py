@@ -6,7 +6,8 @@ points it published on each subscriber's connection, pythagoras's REP and the qu
 and tally's PULL and the decisions each PUSH sent it. A returned estimate counts only if a pipeline of those
 explains it: every stream of decisions reaching one tally is the contract's decision for the points one
 subscriber received, in order (a point not starting '00' asked of pythagoras and answered right), no stream
-explained twice, and the estimate is 4 * yes / points for `points` of those decisions. Which `points` tally
+explained twice, and the estimate is 4 * yes / points for `points` of those decisions (rounded at most to five
+decimals). Which `points` tally
 read first is not on the wire (its PULL takes from the two pushers in turns), so any split of them between
 the streams, each taken from its start, is allowed: when exactly `points` decisions were sent, that is one.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from dataclasses import dataclass
 
 from loopback import Connection
@@ -22,6 +22,7 @@ from zmtp import Said, decode
 
 PUBLISHERS, SUBSCRIBERS = {"PUB", "XPUB"}, {"SUB", "XSUB"}
 ANSWERERS, ASKERS = {"REP", "ROUTER"}, {"REQ", "DEALER"}
+ROUNDING = 1e-5  # an estimate rounded to five decimals (as main prints it) is still tally's
 PUSHERS = 4  # PUSH connections to one tally that the judge looks through, at the most (the contract makes two)
 Address = tuple[str, int]
 
@@ -117,22 +118,21 @@ def _yes_range(streams: list[list[tuple[bytes, ...]]], points: int) -> tuple[int
 
 def why_not(estimate: float, tally: Address, seen: Wire, points: int) -> str | None:
     """Why the pipeline around the tally at `tally` cannot give `estimate` from `points` decisions; None if it can."""
-    if not math.isfinite(estimate):
-        return f"{estimate!r} is not 4 * yes / {points:,} for any count of 'Y'"
     streams = [s for s in seen.tallies[tally] if s]
     if sum(map(len, streams)) < points:
         return f"{sum(map(len, streams)):,} decisions reached it, not {points:,}"
     if len(streams) > PUSHERS:
         return f"{len(streams)} PUSH connections sent it decisions: always_yes and judge make two"
+    if not seen.publishers:
+        return "no PUB (or XPUB) sent points to a SUB over loopback TCP, for its decisions to be about"
     if not any(all(_explains(s, p, seen.askings) for s, p in zip(streams, chosen))
                for branches in seen.publishers.values() for chosen in itertools.permutations(branches, len(streams))):
         return ("its decisions are not the contract's decisions for the points a PUB published to a SUB "
                 "(each point not starting '00' asked of a REP and answered right), one stream per subscriber")
-    low, high = _yes_range(streams, points)
-    yes = round(estimate * points / 4)
-    if abs(estimate - 4 * yes / points) > 1e-9 or not low <= yes <= high:
-        return (f"4 * yes / {points:,} for the {points:,} decisions tally read is between {4 * low / points} and "
-                f"{4 * high / points}, not {estimate!r}")
+    low, high = (4 * yes / points for yes in _yes_range(streams, points))
+    if not low - ROUNDING <= estimate <= high + ROUNDING:
+        return (f"4 * yes / {points:,} for the {points:,} decisions tally read is "
+                + (f"{low}" if low == high else f"between {low} and {high}") + f", not {estimate!r}")
     return None
 
 
