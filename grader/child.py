@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from grader import channel, harness, manifests
+from grader import channel, harness, lockdown, manifests
 from grader.processes import our_descendants, reap_strays
 from grader.sandbox import DEFAULT_TIMEOUT, Sandbox
 from grader.scoring import CRASHED, NOT_RUN, TIMED_OUT, Outcome, TestSpec
@@ -94,12 +94,13 @@ class Finished:
 
 
 @contextlib.contextmanager
-def running(command: list[str], sandbox: Sandbox, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+def running(command: list[str], sandbox: Sandbox, env: dict[str, str], log: Path,
+            pass_fds: tuple[int, ...] = ()) -> Iterator[subprocess.Popen]:
     """A child in its own session, output to `log`; however the block ends (an interrupt
     included), the child's group and anything it left behind are killed."""
     keep = our_descendants()
     with open(log, "wb") as out:
-        proc = subprocess.Popen(command, cwd=sandbox.work, env=env, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(command, cwd=sandbox.work, env=env, stdin=subprocess.DEVNULL, pass_fds=pass_fds,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             yield proc
@@ -157,14 +158,18 @@ def _follow(sandbox: Sandbox, env: dict[str, str], nodeids: list[str], timeouts:
             limits: Limits, number: int, sealed: bool, uid: int | None) -> Attempt:
     path = sandbox.root / f"channel-{number}.log"
     log = sandbox.root / f"pytest-{number}.log"
+    tap = lockdown.packet_socket()  # the judge's view of loopback, which it may not open itself without root
     command = pytest_command(sandbox, "--student-box", str(sandbox.student.parent),
                              *([] if sealed else ["--unsealed"]), *([] if uid is None else ["--student-uid", str(uid)]),
+                             *([] if tap is None else ["--loopback-capture-fd", str(tap.fileno())]),
                              "--grader-channel", str(path), *[f"{sandbox.tests}/{n}" for n in nodeids])
     reader = channel.Reader(path)
     outcomes: dict[str, Outcome] = {}
     current: str | None = None
     started = finished_at = 0.0
-    with running(command, sandbox, environment(sandbox, env), log) as proc:
+    with running(command, sandbox, environment(sandbox, env), log, () if tap is None else (tap.fileno(),)) as proc:
+        if tap is not None:
+            tap.close()  # the judge's copy is its own
         while True:
             exited = proc.poll() is not None
             for event in reader.poll():

@@ -16,6 +16,11 @@ wall.py builds the sandbox itself; this module decides the rest:
   first (the grader's user mapped to itself). Servers given from outside
   (MEMCACHED_SERVERS) are on the machine's network, where student code would reach
   every loopback service and abstract Unix socket too: sealed grading refuses them.
+- **Watching that network.** The judge sees what crosses the loopback through a packet
+  socket (`packet_socket`), which only a holder of CAP_NET_RAW in the namespace may open:
+  the judge as root, but without root only the grading, which made the namespace (the
+  judge, exec'd, holds no capability). So the grading opens one for each judge and hands
+  it down (child.py); it receives nothing until the judge binds it.
 """
 from __future__ import annotations
 
@@ -73,6 +78,15 @@ def own_network() -> str | None:
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
     ALONE.append(True)
     return None
+
+
+def packet_socket() -> socket.socket | None:
+    """A packet socket of this process's network namespace that receives nothing until bound (protocol 0),
+    for the judge to watch its loopback with; None where it may not be opened (no CAP_NET_RAW there)."""
+    try:
+        return socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    except OSError:
+        return None
 
 
 ALONE: list[bool] = []  # [True] once this process has a network namespace with nothing but loopback

@@ -7,7 +7,8 @@ happens:
 `--collect-only`, before any student code exists in the process), and
 `--grader-channel FILE` appends one event per test start and result (channel.py);
 `--unsealed` tells the hidden tests' fixtures that student processes run without
-the wall (grading was told --unsealed).
+the wall (grading was told --unsealed); `--loopback-capture-fd` hands them a packet
+socket the grading opened (lockdown.py), kept from every process the judge starts.
 
 A failure the judge raised because the student process ended counts as a crash (read from the
 exception itself, in any phase of the test); one because the grader's own zygote is gone, as not run.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -42,9 +44,14 @@ def pytest_addoption(parser):
     group.addoption("--grader-channel", help="append test events to this file")
     group.addoption("--unsealed", action="store_true", help="student processes run without the wall (wall.py)")
     group.addoption("--student-uid", type=int, help="as root: the uid student processes become (lockdown.py)")
+    group.addoption("--loopback-capture-fd", type=int,
+                    help="a packet socket of the grading's network namespace, opened by the grading (lockdown.py)")
 
 
 def pytest_configure(config):
+    fd = config.getoption("loopback_capture_fd")
+    if fd is not None:
+        os.set_inheritable(fd, False)  # the judge's alone: no process it starts (student code) gets it
     if config.getoption("grader_manifest"):
         config.pluginmanager.register(ManifestWriter(config), "grader-manifest")
     path = config.getoption("grader_channel")

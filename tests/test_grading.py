@@ -162,6 +162,30 @@ def test_a_module_that_does_not_import_says_why(submission):
     assert any("could not be imported" in note and "SyntaxError" in note for note in result.notes), result.notes
 
 
+# At import: any packet socket among the process's descriptors fails it: the one the grading hands the judge sees
+# all the loopback traffic of the grading, and is the judge's alone.
+PACKET_SOCKET_PROBE = """
+import os, socket
+for _fd in map(int, os.listdir("/proc/self/fd")):
+    try:
+        _found = socket.socket(fileno=os.dup(_fd))
+    except OSError:
+        continue
+    _family = _found.family
+    _found.close()
+    if _family == socket.AF_PACKET:
+        raise RuntimeError("the judge's packet socket reached student code")
+"""
+
+
+def test_the_packet_socket_handed_to_the_judge_never_reaches_student_code(submission):
+    """The grading opens a packet socket for the judge (lockdown.packet_socket); no student process holds it."""
+    only = {"test_square_key_is_sq_colon_n"}
+    result = grade(CACHE, submission(CACHE, PACKET_SOCKET_PROBE + REFERENCE),
+                   only=lambda spec: function_of(spec.nodeid) in only)
+    assert result.score == result.max_score > 0, (result.notes, [t.outcome for t in result.tests])
+
+
 def test_hang_at_import_costs_everything_and_says_so(submission):
     started = time.monotonic()
     result = grade(CACHE, submission(CACHE, "import time\ntime.sleep(3600)\n" + REFERENCE))

@@ -56,6 +56,54 @@ QUEUE_PIPELINE = '''    import queue
         node.join()
     return 4 * yes / total
 '''
+# After a judge that counted bytes per connection (TCP_INFO): raw TCP connections of the shape it looked for,
+# bytes pumped through them, and pi returned as a constant (no node, no ZeroMQ, nothing computed); then the
+# cheapest way past a judge that reads ZeroMQ on the wire: a real tally, counting decisions a PUSH makes up
+# with the right odds, for no point ever published.
+BYTE_PUMP = '''    import math
+
+    def rig(clients):
+        listener = socket.create_server(("127.0.0.1", 0))
+        pairs = []
+        for _ in range(clients):
+            client = socket.create_connection(listener.getsockname())
+            pairs.append((listener.accept()[0], client))
+        return listener, pairs
+
+    def move(source, sink, size):
+        sender = threading.Thread(target=source.sendall, args=(b"0" * size,))
+        sender.start()
+        got = 0
+        while got < size:
+            got += len(sink.recv(1 << 20))
+        sender.join()
+
+    rigs = [(rig(2), 33 * points + 64, 0), (rig(2), 0, 3 * points // 2 + 8), (rig(1), 16, 6 * points)]
+    for (_, pairs), out_each, in_each in rigs:
+        for server, client in pairs:
+            if out_each:
+                move(server, client, out_each)
+            if in_each:
+                move(client, server, in_each)
+    time.sleep(0.5)  # long enough for a watch of the process's connections to see every one
+    for listener, pairs in (r[0] for r in rigs):
+        listener.close()
+        for ends in pairs:
+            close_sockets(*ends)
+    return math.pi
+'''
+MADE_UP_DECISIONS = '''    import math
+    url, context, counted = loopback_url(), zmq.Context(), []
+    counter = start_thread(lambda: counted.append(tally(context, url, points)))
+    push = open_socket(context, zmq.PUSH)
+    push.connect(url)
+    for _ in range(points):
+        push.send_string("Y" if random.random() < math.pi / 4 else "N")
+    counter.join()
+    close_sockets(push)
+    context.term()
+    return counted[0]
+'''
 ESTIMATE_CATCHERS = ("test_estimate_pi_is_within_five_standard_deviations",
                      "test_estimate_pi_leaves_no_thread_socket_or_process_behind", "test_estimate_pi_uses_free_ports")
 
@@ -68,6 +116,12 @@ WRONG = [
     Variant(A, "estimate-pi-queue-and-threads", "a stand-in for the network: threads pass the points and decisions "
             "over queue.Queue, and the estimate is fair, but no node, socket or ZeroMQ is used", ESTIMATE_CATCHERS,
             ((ESTIMATE_BODY, QUEUE_PIPELINE + ESTIMATE_BODY),)),
+    Variant(A, "estimate-pi-byte-pump", "returns math.pi after pumping bytes through raw TCP connections of the "
+            "pipeline's shape: no node, no ZeroMQ, nothing computed", ESTIMATE_CATCHERS,
+            ((ESTIMATE_BODY, BYTE_PUMP + ESTIMATE_BODY),)),
+    Variant(A, "estimate-pi-made-up-decisions", "a real tally counts decisions that a PUSH draws with the odds "
+            "pi / 4: real ZeroMQ on loopback, and a fair estimate, but no point published or judged",
+            ESTIMATE_CATCHERS, ((ESTIMATE_BODY, MADE_UP_DECISIONS + ESTIMATE_BODY),)),
     # -- estimate_pi: the book's three ways to a biased count -------------------------------------------
     Variant(A, "book-flat-out", "the book's pipeline run flat out: bitsource publishes forever with the default "
             "high-water mark, and the count stops at `points`",
@@ -218,7 +272,41 @@ CREDITS = (
      "    close_sockets(credits.push)  # tally is done with it\n    zcontext.term()  # every node returns, its sockets closed\n"),
 )
 
+# An XPUB bitsource that waits until subscriptions covering every prefix have arrived (no socket monitor, no
+# sleep), and a context of its own for each node, all terminated at the end.
+XPUB = (
+    ("              count: int | None = None, subscribers: int = 0) -> None:",
+     "              count: int | None = None, prefixes: tuple = ()) -> None:"),
+    ("    zsock = open_socket(zcontext, zmq.PUB)\n    monitor = zsock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)\n"
+     "    monitor.linger = 0\n", "    zsock = open_socket(zcontext, zmq.XPUB)\n"),
+    ("        if subscribers:\n            wait_for_subscribers(monitor, subscribers)\n"
+     "            time.sleep(SETTLE_SECONDS)  # their subscriptions follow the handshake on the same connection\n",
+     "        topics = set()\n        while not all(any(p.startswith(t) for t in topics) for p in prefixes):\n"
+     "            event = zsock.recv()\n            if event[:1] == b'\\x01':\n                topics.add(event[1:])\n"),
+    ("        zsock.poll()  # a PUB never has input: this waits, until term() raises ContextTerminated\n",
+     "        while True:\n            zsock.recv()  # subscriptions come and go; ContextTerminated ends this\n"),
+    ("        close_sockets(zsock, monitor)\n", "        close_sockets(zsock)\n"),
+)
+REFERENCE_NODES = """    nodes = [start_thread(lambda: counted.append(tally(zcontext, pushpull, points, progress))),
+             start_thread(pythagoras, zcontext, reqrep),
+             start_thread(bitsource, zcontext, pubsub, None, points, 2),
+             start_thread(always_yes, zcontext, pubsub, pushpull),
+             start_thread(judge, zcontext, pubsub, reqrep, pushpull)]
+"""
+CONTEXTS_APART = """    contexts = [zcontext] + [zmq.Context() for _ in range(4)]
+    nodes = [start_thread(lambda: counted.append(tally(contexts[0], pushpull, points, progress))),
+             start_thread(pythagoras, contexts[1], reqrep),
+             start_thread(always_yes, contexts[2], pubsub, pushpull),
+             start_thread(judge, contexts[3], pubsub, reqrep, pushpull),
+             start_thread(bitsource, contexts[4], pubsub, None, points, (b"00", b"01", b"10", b"11"))]
+"""
+
 RIGHT = [
     Variant(A, "credits-over-inproc", "estimate_pi paces bitsource with credits that tally's `out` sends back over "
             "an inproc PUSH/PULL pair of its own, instead of lifting the high-water mark", (), CREDITS),
+    Variant(A, "xpub-and-a-context-per-node", "bitsource is an XPUB that waits for subscriptions covering every "
+            "prefix, and every node has a context of its own", (),
+            (*XPUB, (REFERENCE_NODES, CONTEXTS_APART),
+             ("    zcontext.term()  # every node returns, its sockets closed\n",
+              "    for context in contexts:\n        context.term()\n"))),
 ]

@@ -7,17 +7,22 @@
 - `student_process`: a fresh student process per test, which imports the student's
   module there; this process never does. Calls go over plain data (student_process.py).
   "The same in every process" clauses ask a second one, with another PYTHONHASHSEED.
+- `loopback_tap`: what crosses the grading's loopback (loopback.py), on the packet socket
+  the grading handed down; where none could be had, the tests that need it are not run.
 """
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.configuration import set_hypothesis_home_dir
+from loopback import LoopbackTap
 from zmq_peers import Peers
 
+from grader import lockdown
 from grader.course import CATALOGUE
 from grader.student_process import StudentProcess, Zygote, box_of
 
@@ -98,3 +103,20 @@ def peers():
     side = Peers()
     yield side
     side.close()
+
+
+@pytest.fixture(scope="session")
+def loopback_tap(pytestconfig):
+    """The judge's view of loopback TCP, once per session (its ring is large): on the packet socket the grading
+    opened (it alone may, without root), else on one of the judge's own (as root)."""
+    fd = pytestconfig.getoption("loopback_capture_fd", default=None)
+    sock = socket.socket(fileno=fd) if fd is not None else lockdown.packet_socket()
+    try:
+        if sock is None:
+            raise PermissionError("no CAP_NET_RAW in this network namespace")
+        tap = LoopbackTap(sock)
+    except OSError as exc:
+        pytest.skip(f"the judge cannot watch loopback TCP here ({exc}): grade as root, or where unprivileged "
+                    "user namespaces are allowed")
+    yield tap
+    tap.close()

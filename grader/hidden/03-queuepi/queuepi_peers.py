@@ -16,8 +16,6 @@ import json
 import math
 import os
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -25,7 +23,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-import psutil
 import pytest
 import zmq
 from zmq_peers import QUIET, STOP_BOUND, WAIT, Peers, free_url
@@ -35,7 +32,6 @@ from grader.student_process import (
     StudentCodeRaised,
     StudentProcess,
     background,
-    duplicate_socket,
     random_generator,
     zmq_context,
 )
@@ -354,133 +350,6 @@ def inside(bits: str, b: int = 32) -> bool:
         return True
     n, m = int(bits[::2], 2), int(bits[1::2], 2)
     return n * n + m * m < 2 ** (2 * b)
-
-
-# -- the pipeline's traffic, as the kernel counted it ------------------------------------------------------------
-
-TCP_INFO_BYTES_RECEIVED = 128  # where struct tcp_info holds tcpi_bytes_received (Linux 4.1 on)
-POINT_BYTES = 64  # at least, on the wire, for each point bitsource publishes (2 more for ZMTP's frame header)
-DECISION_BYTES = 3  # 'Y' or 'N' in a ZMTP frame
-QUESTION_BYTES = 10  # a REQ's empty delimiter frame, then '[0, 0]' in a frame, at the least
-
-
-@dataclass
-class Flow:
-    """What came and went on the connections the student process accepted on one of its listening ports."""
-
-    port: int
-    connections: int = 0
-    sent: int = 0  # bytes the listening side sent, as the kernel counted them arriving at the other end
-    received: int = 0  # bytes it received
-
-
-class TcpWatch:
-    """The student process's TCP connections, as the kernel keeps them.
-
-    A thread of the judge's lists the process's sockets (psutil) every few milliseconds while a call runs,
-    duplicates each new connected one into the judge (pidfd_getfd) and keeps it: the socket then outlives
-    the student's close, and once the call is over the kernel's own count of the bytes each connection
-    carried (TCP_INFO) is read from it. Nothing here asks the student process anything.
-    """
-
-    def __init__(self, pid: int, every: float = 0.01):
-        self.pid, self.every = pid, every
-        self.listening: set[int] = set()
-        self.kept: dict[tuple, socket.socket] = {}
-        self.looks: list[float] = []  # when it looked, on the judge's clock
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tcp-watch", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connections = psutil.Process(self.pid).net_connections("tcp")
-            except psutil.Error:
-                connections = []
-            for c in connections:
-                if c.status == psutil.CONN_LISTEN:
-                    self.listening.add(c.laddr.port)
-                elif c.raddr and (c.laddr, c.raddr) not in self.kept:
-                    self._keep(c)
-            self.looks.append(time.monotonic())
-            self._stop.wait(self.every)
-
-    def _keep(self, connection) -> None:
-        try:
-            ours = duplicate_socket(self.pid, connection.fd)
-        except OSError:
-            return
-        try:
-            same = (ours.getsockname(), ours.getpeername()) == (tuple(connection.laddr), tuple(connection.raddr))
-        except OSError:
-            same = False
-        if same:
-            self.kept[connection.laddr, connection.raddr] = ours
-        else:  # the descriptor was closed and reused between the look and the duplicate
-            ours.close()
-
-    def blind(self, start: float, end: float) -> bool:
-        """Was the watch kept from looking (a machine too busy to run its thread) for over half of a call that
-        ran from `start` to `end`, long enough to count? Then what it saw may be short of what there was."""
-        moments = [start, *(t for t in self.looks if start < t < end), end]
-        return end - start >= 0.05 and max(b - a for a, b in zip(moments, moments[1:])) > (end - start) / 2
-
-    def flows(self) -> list[Flow]:
-        """Stop watching; per listening port, the connections accepted on it and the bytes they carried each
-        way, each counted where it arrived (bytes received need no acknowledgement to be counted)."""
-        self._stop.set()
-        self._thread.join(timeout=5)
-        flows: dict[int, Flow] = {}
-        for (local, remote), sock in self.kept.items():
-            accepted = local.port in self.listening
-            if not accepted and remote.port not in self.listening:
-                continue
-            try:
-                info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
-            except OSError:
-                continue
-            received = struct.unpack_from("Q", info, TCP_INFO_BYTES_RECEIVED)[0]
-            port = local.port if accepted else remote.port
-            flow = flows.setdefault(port, Flow(port))
-            if accepted:  # the listening side's end: what the connecting node sent it
-                flow.connections += 1
-                flow.received += received
-            else:  # the connecting node's end: what the listening side sent it
-                flow.sent += received
-        return sorted(flows.values(), key=lambda f: f.port)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        for sock in self.kept.values():
-            sock.close()
-        self.kept.clear()
-
-
-def pipeline_problems(flows: list[Flow], points: int, runs: int = 1) -> list[str]:
-    """Did `runs` pipelines of the contract's shape carry `points` each over loopback TCP, as the kernel counted
-    the bytes? Each needs a port of its own where bitsource's PUB sent two subscribers at least 64 bytes a point,
-    one where pythagoras's REP was asked (at least half the points are judge's, well beyond five sigma), and
-    one where tally's PULL received at least one decision a point: lower bounds every honest run meets."""
-    publishers = [f for f in flows if f.connections >= 2 and f.sent >= POINT_BYTES * points]
-    tallies = [f for f in flows if f.connections >= 2 and f.received >= DECISION_BYTES * points
-               and f not in publishers]
-    answerers = [f for f in flows if f.received >= QUESTION_BYTES * points // 2 and f.sent > 0
-                 and f not in publishers and f not in tallies]
-    seen = ", ".join(f"port {f.port}: {f.connections} connection(s), {f.sent:,} bytes out, {f.received:,} in"
-                     for f in flows[:8]) or "no TCP connection accepted on a port of the process's"
-    problems = []
-    for found, what in ((publishers, f"bitsource's PUB sending its two subscribers {points:,} points "
-                                     f"({POINT_BYTES * points:,} bytes at least)"),
-                        (answerers, "pythagoras's REP answering judge's questions"),
-                        (tallies, f"tally's PULL receiving {points:,} decisions from always_yes and judge "
-                                  f"({DECISION_BYTES * points:,} bytes at least)")):
-        if len(found) < runs:
-            problems.append(f"the kernel saw {len(found)} loopback TCP port(s) of {what}, not {runs}")
-    if problems:
-        problems.append(f"what it saw: {seen}")
-    return problems
 
 
 # -- the five nodes, joined through forwarders of the judge's --------------------------------------------------
