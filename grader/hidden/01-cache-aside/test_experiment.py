@@ -22,11 +22,12 @@ from grader.student_process import memcached_client
 
 SLACK = 0.01  # a share of a run's time: a student's clock against the judge's
 # Each timed run holds expensive_square's answers for a total drawn in secret, for every run on its own, from
-# HOLD to HOLD * SPREAD seconds (evenly on a log scale). A run's timing must lie between what the judge's clock
-# saw of the run and that plus HOLD_SHARE of its hold. The room is for the moments before the run's first lookup
-# and after its last answer: about half a millisecond, sixty times less than the least hold, so a loaded
-# machine's pause fits too. A made-up timing fits a run by a chance of log(1 + HOLD_SHARE) / log(SPREAD), a
-# third, and must fit every run: nine in one test, ten in the other.
+# HOLD to HOLD * SPREAD seconds (evenly on a log scale). A run's timing must lie between the time the judge's
+# clock saw it spend in expensive_square and the time from its first lookup to its last answer plus HOLD_SHARE
+# of its hold. The room above is for the moments before the run's first lookup and after its last answer:
+# about half a millisecond, sixty times less than the least hold, so a loaded machine's pause fits too. A
+# made-up timing fits a run by a chance of log(1 + HOLD_SHARE) / log(SPREAD), a third (a little more, as the
+# run's lookups add to its span), and must fit every run: nine in one test, ten in the other.
 HOLD, SPREAD, HOLD_SHARE = 0.03, 8.0, 1.0
 
 
@@ -103,11 +104,12 @@ def hold_runs(computed, runs: list[list[int]]) -> None:
 
 
 def run_bounds(tap: Tap, computed, runs: list[list[int]], asked: float, answered: float) -> list[tuple]:
-    """For each run, from the judge's clock: (the least it can have taken, from its first lookup to its last
-    lookup or answer of expensive_square; the most, from the last lookup before it to the first after it (the
-    call itself at either end); how long expensive_square's answers were held in it). A lookup and a call wait
-    for their answer, so a run's own clock starts before its first lookup reached the relay and stops after
-    its last answer left the judge."""
+    """For each run, from the judge's clock: (how long its calls of expensive_square took, from each reaching
+    the judge to its answer leaving; how long from its first lookup to its last lookup or answer; from the last
+    lookup before it to the first after it (the call itself at either end); how long expensive_square's answers
+    were held in it). A lookup and a call wait for their answer, so a run's own clock starts before its first
+    lookup reached the relay and stops after its last answer left the judge, and a timer of each call of
+    fetch_square alone still holds every call of expensive_square."""
     numbers = [n for run in runs for n in run]
     seen = looked_up_in_order(tap, numbers, "run_experiment")
     group_of = {}  # the index of a draw -> the run of equal lookups that holds it
@@ -121,20 +123,21 @@ def run_bounds(tap: Tap, computed, runs: list[list[int]], asked: float, answered
         before = times[first[1] - 1] if first[1] else asked
         after = times[last[2] + 1] if last[2] + 1 < len(times) else answered
         began = times[first[1]]
-        calls = [(left, hold) for _, came, left, hold in computed.answered if began <= came < after]
-        ended = max([times[last[2]], *(left for left, _ in calls)])
-        bounds.append((ended - began, after - before, sum(hold for _, hold in calls)))
+        calls = [(came, left, hold) for _, came, left, hold in computed.answered if began <= came < after]
+        ended = max([times[last[2]], *(left for _, left, _ in calls)])
+        inside = sum(left - came for came, left, _ in calls)
+        bounds.append((inside, ended - began, after - before, sum(hold for _, _, hold in calls)))
         start += len(run)
     return bounds
 
 
 def timing_problems(timings, bounds) -> list[str]:
     problems = []
-    for number, (took, (shortest, longest, held)) in enumerate(zip(timings, bounds), start=1):
-        least, most = shortest * (1 - SLACK), min(longest * (1 + SLACK), shortest * (1 + SLACK) + HOLD_SHARE * held)
+    for number, (took, (inside, span, longest, held)) in enumerate(zip(timings, bounds), start=1):
+        least, most = inside * (1 - SLACK), min(longest * (1 + SLACK), span * (1 + SLACK) + HOLD_SHARE * held)
         if not least <= took <= most:
-            problems.append(f"run {number} was timed at {took:.4f} s, but the judge's clock saw {shortest:.4f} s "
-                            f"from its first lookup to its last answer, {held:.4f} s of it spent in expensive_square: "
+            problems.append(f"run {number} was timed at {took:.4f} s, but the judge's clock saw {span:.4f} s from "
+                            f"its first lookup to its last answer, {inside:.4f} s of it inside expensive_square: "
                             f"it took between {least:.4f} s and {most:.4f} s")
     return problems
 
