@@ -284,6 +284,13 @@ RIGHT = [
                  ("        cached = mc.get(key)\n    except (MemcacheError, OSError):\n        cached = None\n    if cached",
                   "        cached = mc.get_many([key]).get(key)\n    except (MemcacheError, OSError):\n"
                   "        cached = None\n    if cached"))),
+    Variant(A, "times-each-call", "times each call of fetch_square on its own and adds them up for a run",
+            (), ((EXPERIMENT_BODY, EXPERIMENT_BODY.replace(
+                "        start = time.perf_counter()\n        for _ in range(requests):\n"
+                "            fetch_square(mc, rng.randrange(keyspace))\n        timings.append(time.perf_counter() - start)\n",
+                "        took = 0.0\n        for _ in range(requests):\n            n = rng.randrange(keyspace)\n"
+                "            start = time.perf_counter()\n            fetch_square(mc, n)\n"
+                "            took += time.perf_counter() - start\n        timings.append(took)\n")),)),
     Variant(A, "gets-add-monotonic", "looks up with gets, stores with add and noreply, draws every n up front, "
             "times each run with time.monotonic_ns() and prints three decimals under '10 successive runs:'",
             (), (("    try:\n        cached = mc.get(key)\n", "    try:\n        cached, _ = mc.gets(key)\n"),
