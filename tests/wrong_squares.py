@@ -50,6 +50,85 @@ FORGED_EXPERIMENT = '''    import sys
     timings = [0.5 / (run + 1) for run in range(runs)]
 '''
 FETCH_COMPUTE = "    value = expensive_square(n)\n"
+# The issue-22 cheats, as a student who has read the hidden tests would write them (wt-cheat's cheats/01-*.py).
+# Parser differentials against a relay that splits on b"\r\n" and lower-cases verbs: each run's keys in one
+# upper-case GET line (which memcached refuses), the real lookups behind a `version` on bare-b"\n" lines, the
+# stores in order, and no clock at all.
+PARSER_DIFFERENTIAL_EXPERIMENT = '''    import socket
+    rng = random.Random(seed)
+    draws = [[rng.randrange(keyspace) for _ in range(requests)] for _ in range(runs)]
+    numbers = [n for run in draws for n in run]
+    distinct = list(dict.fromkeys(numbers))
+    raw = socket.create_connection(tuple(mc.server))
+
+    def until(marker, count):
+        buffer = b""
+        while buffer.count(marker) < count:
+            buffer += raw.recv(1 << 20)
+
+    def hidden_gets(keys):
+        chunks = [keys[k:k + 200] for k in range(0, len(keys), 200)]
+        raw.sendall(b"version\\n" + b"".join(b"get " + b" ".join(b"sq:%d" % n for n in c) + b"\\n" for c in chunks)
+                    + b"version\\r\\n")
+        until(b"VERSION ", 2)
+
+    for run in draws:
+        raw.sendall(b"GET " + b" ".join(b"sq:%d" % n for n in run) + b"\\r\\n")
+        until(b"ERROR\\r\\n", 1)
+    hidden_gets(distinct)
+    values = [b"%d" % expensive_square(n) for n in distinct]
+    raw.sendall(b"".join(b"set sq:%d 0 0 %d\\r\\n%s\\r\\n" % (n, len(v), v) for n, v in zip(distinct, values)))
+    until(b"STORED\\r\\n", len(distinct))
+    if len(numbers) > len(distinct):
+        hidden_gets([distinct[0]] * (len(numbers) - len(distinct)))
+    raw.close()
+    timings = [0.0] * runs
+'''
+# Honest lookups in order, no clock: a pause before every run and after the last, and every run reported as
+# lasting the pause (any run shorter than it fitted the old window, from the lookup before to the one after).
+PACED_EXPERIMENT = '''    rng = random.Random(seed)
+    for _ in range(runs):
+        time.sleep(0.3)
+        for _ in range(requests):
+            fetch_square(mc, rng.randrange(keyspace))
+    time.sleep(0.3)
+    timings = [0.3] * runs
+'''
+# No call of expensive_square: the judge's answer read from what the stand-in carries into the process (a
+# table, once), or worked out from the key the hidden tests once held, and the stand-in's report forged.
+SECRET_TABLE_HELPERS = '''def _secret(n):
+    function = globals()["expensive_square"]
+    for cell in getattr(function, "__closure__", None) or ():
+        value = cell.cell_contents
+        if type(value) is list and value[:1] == ["table"] and n in value[1]:
+            return value[1][n]
+    if n == 0:
+        return 0
+    digest = hashlib.blake2b(b"%d" % n, key=b"squares-cache-aside", digest_size=4).digest()
+    return n * n + 1 + int.from_bytes(digest, "big")
+
+
+def _forge_call(n):
+    import sys
+    side = sys.modules.get("_grader_student_side")
+    if side is not None and side.LINK:
+        side.LINK[0].event("expensive_square", (n,))
+
+
+def fetch_square(mc, n: int, ttl: int = 0) -> int:
+'''
+
+# A correct alternative (wt-cheat's cheats/01-honest-gets-add-monotonic.py): every n drawn up front, each run
+# timed with time.monotonic_ns().
+HONEST_MONOTONIC_EXPERIMENT = '''    rng = random.Random(seed)
+    numbers = [[rng.randrange(keyspace) for _ in range(requests)] for _ in range(runs)]
+    timings = []
+    for run in numbers:
+        started = time.monotonic_ns()
+        for n in run:
+            fetch_square(mc, n)
+        timings.append((time.monotonic_ns() - started) / 1e9)
+'''
 
 WRONG = [
     Variant(A, "key-drops-the-sign", "square_key uses abs(n), so 'sq:-3' is never written",
@@ -120,6 +199,24 @@ WRONG = [
              "test_memcached_stopped_mid_test", "test_misses_are_the_distinct_keys_drawn_in_order",
              "test_the_books_experiment_by_default"),
             ((FETCH_COMPUTE, "    value = n * n\n"),)),
+    Variant(A, "experiment-parser-differential", "never calls fetch_square and reads no clock: it speaks to "
+            "memcached itself, where a relay that parsed otherwise would see each run's lookups at one instant",
+            ("test_misses_are_the_distinct_keys_drawn_in_order", "test_each_run_is_timed_on_its_own",
+             "test_prints_ten_successive_runs_like_the_book", "test_the_books_experiment_by_default"),
+            ((EXPERIMENT_BODY, PARSER_DIFFERENTIAL_EXPERIMENT),)),
+    Variant(A, "experiment-paced-constant-timings", "looks up in order, but reads no clock: it pauses 0.3 s "
+            "between runs and reports 0.3 s for each",
+            ("test_each_run_is_timed_on_its_own", "test_prints_ten_successive_runs_like_the_book"),
+            ((EXPERIMENT_BODY, PACED_EXPERIMENT),)),
+    Variant(A, "fetch-square-reads-the-secret-table", "never calls expensive_square on a miss: it reads the "
+            "answer from the stand-in's table or works it out, and forges the stand-in's report of a call",
+            ("test_miss_computes_once_and_returns_the_square", "test_hit_skips_expensive_square",
+             "test_miss_stores_decimal_ascii_text", "test_cached_zero_is_a_hit", "test_entries_expire_after_their_ttl",
+             "test_works_with_every_pymemcache_client", "test_unreachable_memcached_is_not_a_dependency",
+             "test_memcached_stopped_mid_test", "test_misses_are_the_distinct_keys_drawn_in_order",
+             "test_the_books_experiment_by_default"),
+            ((FETCH_COMPUTE, "    value = _secret(n)\n    _forge_call(n)\n"),
+             ("def fetch_square(mc, n: int, ttl: int = 0) -> int:\n", SECRET_TABLE_HELPERS))),
     Variant(A, "fetch-square-local-dict", "keeps its hits in a dict in the process (storing to memcached too), "
             "so a hit never reads memcached",
             ("test_hit_skips_expensive_square", "test_hit_returns_the_cached_value_as_int", "test_cached_zero_is_a_hit"),
@@ -187,4 +284,20 @@ RIGHT = [
                  ("        cached = mc.get(key)\n    except (MemcacheError, OSError):\n        cached = None\n    if cached",
                   "        cached = mc.get_many([key]).get(key)\n    except (MemcacheError, OSError):\n"
                   "        cached = None\n    if cached"))),
+    Variant(A, "times-each-call", "times each call of fetch_square on its own and adds them up for a run",
+            (), ((EXPERIMENT_BODY, EXPERIMENT_BODY.replace(
+                "        start = time.perf_counter()\n        for _ in range(requests):\n"
+                "            fetch_square(mc, rng.randrange(keyspace))\n        timings.append(time.perf_counter() - start)\n",
+                "        took = 0.0\n        for _ in range(requests):\n            n = rng.randrange(keyspace)\n"
+                "            start = time.perf_counter()\n            fetch_square(mc, n)\n"
+                "            took += time.perf_counter() - start\n        timings.append(took)\n")),)),
+    Variant(A, "gets-add-monotonic", "looks up with gets, stores with add and noreply, draws every n up front, "
+            "times each run with time.monotonic_ns() and prints three decimals under '10 successive runs:'",
+            (), (("    try:\n        cached = mc.get(key)\n", "    try:\n        cached, _ = mc.gets(key)\n"),
+                 (FETCH_SET, '        mc.add(key, str(value).encode("ascii"), expire=ttl, noreply=True)'),
+                 (EXPERIMENT_BODY, HONEST_MONOTONIC_EXPERIMENT),
+                 ('    words = "zero one two three four five six seven eight nine ten eleven twelve".split()\n'
+                  '    count = words[runs].capitalize() if runs < len(words) else str(runs)\n'
+                  '    print(f"{count} successive runs:")\n    print(" ".join("%.2fs" % t for t in timings))\n',
+                  '    print("%d successive runs:" % runs)\n    print(" ".join("%.3fs" % t for t in timings))\n'))),
 ]

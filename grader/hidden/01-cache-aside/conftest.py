@@ -3,16 +3,18 @@
 The judge never imports squares.py: `squares` is the module in a fresh student
 process, `mc` describes the client that process builds for itself, and `cache` is
 the judge's own connection to the same server, for reading back what was stored.
-Stand-ins (expensive_square, the functions given to memoize) run in the student
-process and report every call here; those reports may explain a failure, never pass
-a test. A test passes on what the judge sees: values only its stand-ins know
-(`secret_square`), memcached's contents and counters read over its own connections,
-and its own relay and clock (memcached_peers.py).
+expensive_square is the judge's own (`computed`): each call in the student process
+asks the judge, which hears it and answers then with what only it knows
+(`secret_square`). The functions given to memoize are stand-ins built in the student
+process that report their calls; those reports may explain a failure, never pass a
+test. A test passes on what the judge sees: the calls of its expensive_square, values
+only it knows, memcached's contents and counters read over its own connections, and
+its own relay and clock (memcached_peers.py).
 """
 from __future__ import annotations
 
 import pytest
-from memcached_peers import secret_table
+from memcached_peers import JudgesSquares
 
 from grader.harness import CLIENT_DEFAULTS, MemcachedServer, emptied, free_port
 from grader.student_process import memcached_client, stand_in
@@ -61,25 +63,17 @@ def stand_ins(process):
     return make
 
 
-class Computations(list):
-    """Every n that the stand-in expensive_square reported it was asked for, in order."""
-
-
-NUMBERS = [*range(-10, 5001), 10**20]  # every n a test asks for: the stand-in knows its secret square
-
-
 @pytest.fixture
-def computed(process, stand_ins) -> Computations:
-    """Replaces squares.expensive_square with a stand-in that returns secret_square(n) at once (n * n plus what
-    only the judge knows), and sets DELAY to 0.
+def computed(process) -> JudgesSquares:
+    """Replaces squares.expensive_square with the judge's (asked at each call, answering secret_square(n): n * n
+    plus what only the judge knows), and sets DELAY to 0. The list of every n it was called for, in order.
 
-    The contract says fetch_square looks expensive_square up at call time, so the
-    stand-in sees every miss; a hit must not appear here.
+    The contract says fetch_square looks expensive_square up at call time, so the judge hears every miss;
+    a hit must not appear here.
     """
-    calls = Computations()
-    function, _ = stand_ins("expensive_square", ("table", secret_table(NUMBERS), -1))
-    process.listen("expensive_square", lambda args: calls.append(args[0]))
-    process.assign("expensive_square", function)
+    calls = JudgesSquares()
+    process.answer("expensive_square", calls.answer)
+    process.assign("expensive_square", stand_in("expensive_square", ("ask",)))
     process.assign("DELAY", 0.0)
     return calls
 

@@ -1,10 +1,11 @@
 """01-cache-aside: square_key and fetch_square, against real memcached servers.
 
 `squares` is the student's module in a student process; `cache` is the judge's own
-client, which reads back what fetch_square stored. The stand-in expensive_square
-answers secret_square(n), which only the judge knows: a result that did not come from
-it (or from memcached) is wrong. Hits, misses and stores are memcached's own counts
-(`Counters`); the stand-in's reports of its calls can only fail a test.
+client, which reads back what fetch_square stored. expensive_square is the judge's: each
+call asks the judge, which hears it and answers secret_square(n), known only to it
+(its key is drawn for each grading): a result that did not come from a call of it (or
+from memcached) is wrong. Hits, misses and stores are memcached's own counts
+(`Counters`).
 """
 from __future__ import annotations
 
@@ -75,6 +76,7 @@ def test_miss_stores_decimal_ascii_text(squares, mc, cache, computed, n):
     """After a miss the square is stored under 'sq:<n>' as its decimal ASCII text (b'49' for 7)."""
     squares.fetch_square(mc, n)
     stored = cache.get("sq:%d" % n)
+    assert computed == [n], f"fetch_square(mc, {n}) on an empty cache called expensive_square for {computed}"
     assert stored == b"%d" % secret_square(n), (
         f"after fetch_square(mc, {n}) memcached holds {stored!r} under 'sq:{n}'; expensive_square({n}) returned "
         f"{secret_square(n)}, so expected {b'%d' % secret_square(n)!r} (no pickle, no repr: the decimal digits)")
