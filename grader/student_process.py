@@ -420,7 +420,7 @@ class StudentProcess:
                 break
             answerer = self.answers.get(question["name"])
             try:
-                reply = {"value": answerer(question["args"])} if answerer else {
+                reply = {"value": answerer(question["args"])} if answerer is not None else {
                     "refused": f"no answer for {question['name'][:100]} in this test"}
             except Exception as exc:  # noqa: BLE001 - the test's answerer refused these arguments
                 reply = {"refused": f"{question['name'][:100]} cannot answer that: {exc}"[:500]}
