@@ -70,6 +70,142 @@ QUEUE_AND_THREADS = '''    payloads = list(payloads)
     zcontext = zmq.Context()
 '''
 
+# process_all as one ROUTER on a loopback port and nothing else (the red team's): no frontend, no client, no REQ
+# socket, no Lazy Pirate. The ROUTER deals the payloads itself to whatever says READY on it, under client ids it makes
+# up (one per "client"), resends a payload whose reply is 2 s late and raises TimeoutError after 8 s; with workers > 0
+# it keeps that many idle DEALERs connected, so the port looks like a backend with its workers, and calls handle
+# itself. Every backend check passes; only the client side, read on the loopback, shows no REQ socket asking.
+LONE_ROUTER = '''    payloads = list(payloads)
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.linger = 0
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    decoys = []
+    for _ in range(workers):
+        decoys.append(context.socket(zmq.DEALER))
+        decoys[-1].linger = 0
+        decoys[-1].connect(f"tcp://127.0.0.1:{port}")
+    replies = [None] * len(payloads)
+    waiting, out, idle, first_sent = list(range(len(payloads))), {}, [], {}
+    ids = [b"client-%d" % (n % max(clients, 1)) for n in range(len(payloads))]
+    try:
+        while any(r is None for r in replies):
+            if decoys and waiting and not idle and not router.poll(0):
+                number = waiting.pop(0)
+                replies[number] = handle(payloads[number])
+                continue
+            while router.poll(0 if idle and waiting else 10):
+                frames = router.recv_multipart()
+                worker, body = frames[0], frames[2:]
+                if body == [b"READY"]:
+                    idle.append(worker)
+                elif len(body) == 3:
+                    number = int(body[0].split(b"/")[1])
+                    if replies[number] is None:
+                        replies[number] = body[2]
+                    out.pop(number, None)
+                    idle.append(worker)
+            now = time.monotonic()
+            for number, (worker, when) in list(out.items()):
+                if now - first_sent[number] > 8.0:
+                    raise TimeoutError(f"no reply for {payloads[number]!r} after 4 tries of 2.0 s")
+                if now - when > 2.0 and number not in waiting:
+                    waiting.insert(0, number)
+            while idle and waiting:
+                number = waiting[0]
+                holder = out.get(number, (None,))[0]
+                worker = next((w for w in idle if w != holder), None)
+                if worker is None:
+                    break
+                waiting.pop(0)
+                idle.remove(worker)
+                router.send_multipart([worker, b"", ids[number] + b"/%d" % number, b"", payloads[number]])
+                out[number] = (worker, time.monotonic())
+                first_sent.setdefault(number, time.monotonic())
+    finally:
+        for zsock in [router, *decoys]:
+            zsock.close(linger=0)
+        context.term()
+    return replies
+    zcontext = zmq.Context()
+'''
+
+PROCESS_ALL_TESTS = ("test_process_all_returns_the_replies_in_payload_order",
+                     "test_process_all_answers_every_request_when_a_worker_stops_mid_request",
+                     "test_process_all_keeps_several_workers_busy_at_once", "test_process_all_leaves_no_thread_behind",
+                     "test_process_all_uses_free_ports", "test_process_all_raises_the_timeout_error_of_a_client")
+
+# The red team's correct queue, built otherwise than the reference (RIGHT's "dynamic-clients"): each replaces the
+# reference's broker loop, or process_all's body, and returns before what it replaces.
+DEQUE_BROKER = '''    idle = collections.OrderedDict()
+    waiting = collections.deque()
+    poller = zmq.Poller()
+    poller.register(frontend, zmq.POLLIN)
+    poller.register(backend, zmq.POLLIN)
+    try:
+        backend.bind(backend_url)
+        frontend.bind(frontend_url)
+        while True:
+            events = dict(poller.poll(100))
+            while backend in events and backend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                worker_id, empty, *rest = backend.recv_multipart()
+                if rest != [READY]:
+                    frontend.send_multipart(rest)
+                idle.pop(worker_id, None)
+                idle[worker_id] = True
+            while frontend in events and frontend.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                client_id, empty, request = frontend.recv_multipart()
+                waiting.append((client_id, request))
+            while idle and waiting:
+                worker_id, _ = idle.popitem(last=False)
+                client_id, request = waiting.popleft()
+                backend.send_multipart([worker_id, b"", client_id, b"", request])
+    except zmq.ContextTerminated:
+        pass
+    finally:
+        frontend.close()
+        backend.close()
+    return
+'''
+DYNAMIC_CLIENTS = '''    payloads = list(payloads)
+    zcontext = zmq.Context()
+    frontend_url, backend_url = loopback_url(), loopback_url()
+    todo = queue.Queue()
+    for item in enumerate(payloads):
+        todo.put(item)
+    replies = [None] * len(payloads)
+    failures = []
+
+    def run_client() -> None:
+        try:
+            while not failures:
+                try:
+                    number, payload = todo.get_nowait()
+                except queue.Empty:
+                    return
+                replies[number] = client(zcontext, frontend_url, [payload])[0]
+        except zmq.ContextTerminated:
+            pass
+        except Exception as exc:
+            failures.append(exc)
+
+    clients_ = [start_thread(run_client) for _ in range(clients)]
+    nodes = [start_thread(broker, zcontext, frontend_url, backend_url)]
+    nodes += [start_thread(worker, zcontext, backend_url, handle) for _ in range(workers)]
+    try:
+        for thread in clients_:
+            while thread.is_alive() and not failures:
+                thread.join(0.05)
+        if failures:
+            raise failures[0]
+    finally:
+        zcontext.term()
+        for thread in clients_ + nodes:
+            thread.join()
+    return replies
+    zcontext = zmq.Context()
+'''
+
 WRONG = [
     # -- server --------------------------------------------------------------------------------------
     Variant(A, "server-echoes", "the slides' habit: replies with the request itself, never calling handle",
@@ -194,7 +330,7 @@ WRONG = [
               "client(zcontext, frontend_url, payloads[number::clients], timeout=60.0)"),)),
     Variant(A, "process-all-one-client", "ignores `clients`: one client sends every payload, one at a time, so "
             "extra workers have nothing to do",
-            ("test_process_all_with_four_workers_is_three_times_faster",),
+            ("test_process_all_keeps_several_workers_busy_at_once",),
             (("    if clients < 1:\n", "    clients = 1\n    if clients < 1:\n"),)),
     Variant(A, "process-all-leaves-threads", "returns once the clients are done, without stopping the broker "
             "and the workers",
@@ -203,11 +339,24 @@ WRONG = [
     Variant(A, "process-all-queue-and-threads", "no queue at all: threads take the payloads from a queue.Queue "
             "and call handle themselves (no broker, no worker protocol, no ZeroMQ), and it raises TimeoutError when "
             "one is stuck: the replies, the order, the threads and the error all look right from inside",
-            ("test_process_all_returns_the_replies_in_payload_order",
-             "test_process_all_answers_every_request_when_a_worker_stops_mid_request",
-             "test_process_all_with_four_workers_is_three_times_faster", "test_process_all_leaves_no_thread_behind",
-             "test_process_all_uses_free_ports", "test_process_all_raises_the_timeout_error_of_a_client"),
+            PROCESS_ALL_TESTS,
             ((PROCESS_ALL_BODY, QUEUE_AND_THREADS),)),
+    Variant(A, "process-all-lone-router", "no queue at all: one ROUTER that deals the payloads itself to the workers "
+            "that join it, under made-up client ids, resends late ones and raises TimeoutError after 8 s: every check "
+            "at the backend passes, and nothing ever crossed a client's connection to a frontend",
+            PROCESS_ALL_TESTS, ((PROCESS_ALL_BODY, LONE_ROUTER),)),
+    Variant(A, "process-all-sandbagged-baseline", "one client, one request at a time, and a broker that sleeps 60 ms "
+            "before each request while it has only ever seen one worker, so that one worker looks three times slower "
+            "than four (the red team's: a speed-up measured against a baseline the student controls proves nothing)",
+            ("test_process_all_keeps_several_workers_busy_at_once",),
+            (("    idle = []  # worker ids, the one idle longest first\n",
+              "    idle = []  # worker ids, the one idle longest first\n    seen = set()\n"),
+             (BROKER_BACKEND, BROKER_BACKEND + "                seen.add(worker_id)\n"),
+             (BROKER_FRONTEND, BROKER_FRONTEND.replace("                backend.send_multipart(",
+                                                       "                if len(seen) == 1:\n"
+                                                       "                    time.sleep(0.06)\n"
+                                                       "                backend.send_multipart(")),
+             ("    if clients < 1:\n", "    clients = 1\n    if clients < 1:\n"))),
     Variant(A, "process-all-swallows-timeouts", "returns what the other clients got when one gives up, instead "
             "of raising its TimeoutError",
             ("test_process_all_raises_the_timeout_error_of_a_client",),
@@ -242,4 +391,12 @@ RIGHT = [
                                "            while idle and waiting:\n"
                                "                client_id, request = waiting.popleft()\n"
                                "                backend.send_multipart([idle.popleft(), b\"\", client_id, b\"\", request])\n"))),
+    Variant(A, "dynamic-clients", "the broker keeps idle workers in an OrderedDict and waiting requests in a deque, "
+            "always polls both sockets with a timeout and binds the backend first; process_all starts its clients "
+            "before the broker binds, and they take the payloads one at a time from a shared queue.Queue, each sent "
+            "with a client() of its own: a new REQ socket, and a new TCP connection, for every payload (the red "
+            "team's)", (),
+            (("import queue\n", "import collections\nimport queue\n"),
+             ("    idle = []  # worker ids, the one idle longest first\n", DEQUE_BROKER),
+             (PROCESS_ALL_BODY, DYNAMIC_CLIENTS))),
 ]

@@ -3,9 +3,9 @@
 The judge never imports workqueue.py. `workqueue` is the module in a fresh student
 process; `nodes` starts one of its nodes there, in the background, on a context of
 its own; `peers` are the judge's sockets that play the node's neighbours; `handles`
-builds the `handle` a node is given, in the student process: it answers with values
-only the judge knows (the evidence that it was called), and reports each call (which
-may explain a failure, never pass a test).
+builds the `handle` a node is given, in the student process: the judge answers each
+call at the moment it is made, with a value only the judge knows (drawn afresh for
+every grading), so a reply not obtained through handle is wrong.
 """
 from __future__ import annotations
 
@@ -32,10 +32,6 @@ def nodes(process):
 
 @pytest.fixture
 def handles(process):
-    """handles(name='handle', sleep=0.0, stall=None, requests=()) -> a Handle: answer(request) for each of
-    `requests` (a value only the judge knows), every call reported."""
-
-    def make(name: str = "handle", sleep: float = 0.0, stall: tuple | None = None, requests=()) -> Handle:
-        return Handle(process, name, sleep, stall, requests)
-
-    return make
+    """handles(name='handle', sleep=0.0) -> a Handle: the judge answers each call with answer(request), a value
+    only it knows, `sleep` seconds after the call."""
+    return functools.partial(Handle, process)

@@ -11,7 +11,7 @@ from zmq_peers import STOP_BOUND, free_url
 def test_server_replies_handle_of_each_request(nodes, peers, handles):
     """server binds a REP socket at `url` and answers every request with handle(request), whoever asks."""
     requests = [b"hello", b"", b"\x00\xff binary", b"again" * 1000]
-    handle, url = handles(requests=requests), free_url()
+    handle, url = handles(), free_url()
     node = nodes("server", url, handle.live)
     askers = [peers.connect(zmq.REQ, url) for _ in range(2)]
     for number, request in enumerate(requests):
@@ -27,7 +27,7 @@ def test_server_replies_handle_of_each_request(nodes, peers, handles):
 @pytest.mark.points(2)
 def test_server_returns_after_exactly_requests_requests(nodes, peers, handles):
     """With requests=3, server answers three requests, then returns 3 (and answers no fourth)."""
-    handle, url = handles(requests=[b"request %d" % number for number in range(3)]), free_url()
+    handle, url = handles(), free_url()
     node = nodes("server", url, handle.live, requests=3)
     asker = peers.connect(zmq.REQ, url)
     for number in range(3):

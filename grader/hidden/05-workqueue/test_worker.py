@@ -32,7 +32,7 @@ def serve(router, node, worker_id: bytes, requests) -> None:
 def test_worker_says_ready_once_then_answers_each_envelope(nodes, peers, handles):
     """worker sends b'READY' once, then answers each [client_id, b'', request] with
     [client_id, b'', handle(request)]."""
-    handle = handles(requests=[b"first", b"", b"third"])
+    handle = handles()
     router, url = peers.bind(zmq.ROUTER)
     node = nodes("worker", url, handle.live)
     worker_id = ready_from(router, node)
@@ -45,7 +45,7 @@ def test_worker_says_ready_once_then_answers_each_envelope(nodes, peers, handles
 def test_worker_uses_the_identity_it_is_given(nodes, peers, handles):
     """With identity=b'worker-7', the broker sees the worker as b'worker-7' (zmq.IDENTITY, set before connect)."""
     router, url = peers.bind(zmq.ROUTER)
-    node = nodes("worker", url, handles(requests=[b"work"]).live, identity=b"worker-7")
+    node = nodes("worker", url, handles().live, identity=b"worker-7")
     worker_id = ready_from(router, node)
     assert worker_id == b"worker-7", (
         f"the broker saw the worker's READY come from {worker_id!r}, not b'worker-7': set zmq.IDENTITY before "
@@ -57,7 +57,7 @@ def test_worker_uses_the_identity_it_is_given(nodes, peers, handles):
 def test_worker_returns_how_many_requests_it_served(nodes, peers, handles):
     """Once its context is terminated, worker returns the number of requests it served (READY is not one)."""
     router, url = peers.bind(zmq.ROUTER)
-    node = nodes("worker", url, handles(requests=[b"one", b"two", b"three"]).live)
+    node = nodes("worker", url, handles().live)
     serve(router, node, ready_from(router, node), [b"one", b"two", b"three"])
     stopped = node.stop()
     assert stopped.returned_after is not None, f"the worker did not return within {STOP_BOUND:g} s of term()"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -116,38 +117,43 @@ def envelope(frames: list[bytes], parts: int, where: str) -> list[bytes]:
     return frames[1::2]
 
 
+SECRET = os.urandom(16)  # drawn afresh for every grading: no answer can be worked out from the tests' source
+
+
 def answer(request: bytes, by: bytes = b"handle") -> bytes:
     """What the judge's handle (`by`: or a worker of the judge's) answers to `request`: a value only the judge
     knows, so that a reply not obtained from that handle (or worker) is wrong."""
-    return b"%s:%s" % (by, hashlib.blake2b(request, key=b"workqueue-" + by, digest_size=6).hexdigest().encode())
+    return b"%s:%s" % (by, hashlib.blake2b(request, key=SECRET + by, digest_size=6).hexdigest().encode())
 
 
 class Handle:
-    """A handle built in the student process: answers each of `requests` with answer(request) (b'' for any
-    other), and reports each call (its request, when). The reports may explain a failure; the answers, which
-    only the handle can give, are the evidence that it was called."""
+    """A handle built in the student process whose every call the judge answers at the moment of the call, with
+    answer(request): no answer exists on the student's side before its call, and the judge sees each call itself.
+    `sleep`: the judge takes that long to answer (the work)."""
 
-    def __init__(self, process: StudentProcess, name: str, sleep: float = 0.0, stall: tuple | None = None,
-                 requests=()):
-        self.live = stand_in(name, ("table", {r: answer(r) for r in requests}, b""), sleep, stall)
-        self.calls: list[tuple[bytes, float]] = []
+    def __init__(self, process: StudentProcess, name: str = "handle", sleep: float = 0.0):
+        self.live = stand_in(name, ("ask",))
+        self.sleep = sleep
+        self.calls: list[bytes] = []
         self._arrived = threading.Condition()
-        process.listen(name, self._called)
+        process.answer(name, self._answer)
 
-    def _called(self, args: tuple) -> None:
+    def _answer(self, args: tuple) -> bytes:
+        request = args[0] if len(args) == 1 else None
         with self._arrived:
-            self.calls.append((args[0] if args else None, time.monotonic()))
+            self.calls.append(request)
             self._arrived.notify_all()
+        if type(request) is not bytes:
+            raise TypeError(f"handle takes one bytes argument, the request, not {args!r:.80}")
+        if self.sleep:
+            time.sleep(self.sleep)
+        return answer(request)
 
     def requests(self, count: int = 0, seconds: float = WAIT) -> list[bytes]:
         """The requests handle was called with, once there are `count` of them (or `seconds` went by)."""
         with self._arrived:
             self._arrived.wait_for(lambda: len(self.calls) >= count, seconds)
-            return [request for request, _ in self.calls]
-
-    def span(self) -> float:
-        """Seconds from the first call to the last, as the judge saw them arrive."""
-        return self.calls[-1][1] - self.calls[0][1] if self.calls else 0.0
+            return list(self.calls)
 
 
 class FakeWorker:
@@ -249,10 +255,12 @@ class JudgeWorkers:
     in turn, `work` seconds each, with answer(payload, b"judge"): a value only the judge knows, so that a
     reply of process_all that did not come through this worker is wrong. `hold`: a worker stuck in the middle
     of a request (`"first"`: the first worker, on its first request, answers it only `held_for` seconds later,
-    long after a client should have given up on it; `"all"`: every worker, everything, never). A READY that
-    went to a frontend (the judge cannot tell the two ports apart before the clients have connected) is a
-    request there: it is answered at once when a worker of the judge's gets it, its reply ignored, and
-    neither is counted.
+    long after a client should have given up on it; `"all"`: every worker, everything, never). `together`:
+    no worker answers anything until that many of them hold a request each, different ones, at one moment (or
+    `patience` seconds have gone by since the first arrived): the concurrency of the queue, seen at the judge's
+    own sockets, whatever the machine's load. A READY that went to a frontend (the judge cannot tell the two
+    ports apart before the clients have connected) is a request there: it is answered at once when a worker of
+    the judge's gets it, its reply ignored, and neither is counted.
     """
 
     pid: int
@@ -261,15 +269,23 @@ class JudgeWorkers:
     work: float = 0.0
     hold: str = ""
     held_for: float = 5.0
+    together: int = 0
+    patience: float = WAIT
     queues: int = 1  # how many process_all run at once: the judge looks for as many backends
     beside: int = 0  # how many workers of the student's own the backend has (process_all's `workers`)
     taken: list[Taken] = field(default_factory=list)
     backends: set[int] = field(default_factory=set)  # the ports from which requests came
+    most_at_once: int = 0  # the most workers that held a request each, different ones, at one moment
 
     def __post_init__(self):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="judge-workers", daemon=True)
         self._thread.start()
+
+    def _gated(self, now: float) -> bool:
+        """Is every answer still held back, until enough workers hold a request at once?"""
+        first = self.taken[0].arrived if self.taken else now
+        return self.together > self.most_at_once and now - first < self.patience
 
     def _run(self) -> None:
         sockets: dict[zmq.Socket, tuple[bytes, int]] = {}  # each DEALER: its name, the port it joined
@@ -291,9 +307,10 @@ class JudgeWorkers:
                             names.add(name)
                             poller.register(sock, zmq.POLLIN)
                 now = time.monotonic()
+                gated = self._gated(now)
                 due = [busy_until[s] for s, waiting in queued.items() if waiting and waiting[0].replied is None
-                       and busy_until[s] > now]
-                wait = min([SCAN if len(self.backends) < self.queues else 0.05, *(d - now for d in due)])
+                       and busy_until[s] > now and not gated]
+                wait = min([SCAN if len(self.backends) < self.queues or gated else 0.05, *(d - now for d in due)])
                 for sock, _ in poller.poll(max(0, int(wait * 1000)) if wait > 0 else 0):
                     frames = sock.recv_multipart()
                     if len(frames) != 4 or frames[0] or frames[2]:
@@ -313,7 +330,11 @@ class JudgeWorkers:
                     if not queued[sock]:
                         busy_until[sock] = taken.arrived + work
                     queued[sock].append(taken)
+                holding = {waiting[0].payload for waiting in queued.values() if waiting}
+                self.most_at_once = max(self.most_at_once, len(holding))
                 now = time.monotonic()
+                if self._gated(now):
+                    continue
                 for sock, waiting in queued.items():
                     while waiting and busy_until[sock] <= now:
                         taken = waiting.pop(0)
@@ -331,9 +352,3 @@ class JudgeWorkers:
 
     def payloads(self) -> list[bytes]:
         return [t.payload for t in self.taken]
-
-    def span(self) -> float:
-        """Seconds from the first request reaching a worker of the judge's to its last reply, the judge's clock."""
-        replied = [t.replied for t in self.taken if t.replied is not None]
-        return max(replied) - min(t.arrived for t in self.taken) if replied else 0.0
-
