@@ -33,6 +33,29 @@ def receive(listener, on_data=None):
 
 
 """
+ACCEPT = "    connection, _ = listener.accept()\n"
+KEEPALIVE_ON_LISTENER = "    enable_keepalive(listener, idle, interval, count)\n"
+# receive without keepalive, watching the loopback instead (any process may read an interface's flags): when it goes
+# down, it waits about as long as keepalive would, and returns
+WATCH_THE_LOOPBACK = '''    import fcntl, select, struct, time
+
+    def loopback_up() -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            request = struct.pack("16sh22x", b"lo", 0)
+            return bool(struct.unpack("16sh22x", fcntl.ioctl(probe, 0x8913, request))[1] & 1)
+
+    connection, _ = listener.accept()
+    chunks = []
+    with connection:
+        while True:
+            if not select.select([connection], [], [], 0.05)[0]:
+                if not loopback_up():
+                    time.sleep(1.5)
+                    break
+                continue
+            try:
+                chunk = connection.recv(65536)
+'''
 OPTION_TESTS = ("test_enable_keepalive_sets_what_it_is_given", "test_enable_keepalive_defaults",
                 "test_listener_has_keepalive_on", "test_accepted_connection_inherits_keepalive",
                 "test_receive_returns_when_the_peer_vanishes")
@@ -73,6 +96,20 @@ WRONG = [
     Variant(A, "catches-only-resets", "catches ConnectionResetError only, so keepalive's TimeoutError escapes",
             ("test_receive_returns_when_the_peer_vanishes",),
             ((CATCH, "            except ConnectionResetError:\n"),)),
+    Variant(A, "silence-taken-for-death", "no keepalive anywhere: receive takes 2.5 s of silence (a read timeout) "
+            "for a dead peer, about when keepalive would have given up on a vanished one (the red team's)",
+            ("test_receive_returns_when_the_peer_vanishes",),
+            ((KEEPALIVE_ON_LISTENER, ""), (ACCEPT, ACCEPT + "    connection.settimeout(2.5)\n"))),
+    Variant(A, "silence-timer-past-the-silence", "keepalive on, and a read timeout of 3.2 s, longer than the test's "
+            "silence: it returns on its own clock, before keepalive has given up on the vanished peer",
+            ("test_receive_returns_when_the_peer_vanishes",),
+            ((ACCEPT, ACCEPT + "    connection.settimeout(3.2)\n"),)),
+    Variant(A, "watches-the-loopback", "no keepalive: receive reads the loopback's flags (SIOCGIFFLAGS) while it "
+            "waits, and returns 1.5 s after the loopback goes down",
+            ("test_receive_returns_when_the_peer_vanishes",),
+            ((KEEPALIVE_ON_LISTENER, ""),
+             (ACCEPT + "    chunks = []\n    with connection:\n        while True:\n            try:\n" + RECV,
+              WATCH_THE_LOOPBACK))),
     Variant(A, "receive-decodes-text", "decodes what it received and returns a str",
             ("test_receive_returns_every_byte_in_order",),
             (('    return b"".join(chunks)\n', '    return b"".join(chunks).decode("utf-8", "replace")\n'),)),

@@ -3,8 +3,9 @@
 The student's code runs in a student process; everything here runs in the judge.
 
 - `options_of` reads a student socket's keepalive settings from the kernel, through
-  a duplicate of it (pidfd_getfd), and `student_end_of` finds the student's end of
-  a connection to one of our listeners;
+  a duplicate of it (pidfd_getfd), `student_end_of` finds the student's end of
+  a connection to one of our listeners (`student_end`, of any connection), and
+  `connection_of` reads what the kernel holds for it (alive, probed, ended);
 - `OneConnection` is a listener of ours that reads one connection to its end;
 - `send_and_close` is a client of ours that ends with a FIN or a reset;
 - `cpu_reading` measures the CPU time a reader spends on a payload: our own plain
@@ -86,7 +87,11 @@ def options_of(process, sock) -> Keepalive:
 
 def student_end_of(pid: int, connection: socket.socket) -> socket.socket | None:
     """The student process's end of our `connection`, duplicated: the socket whose addresses mirror ours."""
-    wanted = (connection.getpeername(), connection.getsockname())
+    return student_end(pid, connection.getpeername(), connection.getsockname())
+
+
+def student_end(pid: int, local: tuple, remote: tuple) -> socket.socket | None:
+    """The student process's IPv4 TCP socket from `local` to `remote`, duplicated; None while it has none."""
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
@@ -99,12 +104,43 @@ def student_end_of(pid: int, connection: socket.socket) -> socket.socket | None:
         except OSError:
             continue
         try:
-            if theirs.family == socket.AF_INET and (theirs.getsockname(), theirs.getpeername()) == wanted:
+            if theirs.family == socket.AF_INET and (theirs.getsockname(), theirs.getpeername()) == (local, remote):
                 return theirs
         except OSError:
             pass
         theirs.close()
     return None
+
+
+TCP_CLOSE = 7  # tcpi_state of a connection the kernel has ended (include/net/tcp_states.h)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What the kernel holds for one end of a TCP connection (struct tcp_info, read through a duplicate)."""
+
+    state: int  # tcpi_state: 1 established, 7 closed
+    probes: int  # keepalive (or zero-window) probes sent and not answered
+    heard: float  # seconds since the other end last acknowledged anything (a keepalive probe's answer included)
+    retransmitted: int  # segments sent again for want of an acknowledgement
+    sent: int  # bytes of data sent
+
+    @property
+    def dead_by_keepalive(self) -> bool:
+        """Ended by the kernel after unanswered probes, having sent nothing: keepalive gave up on it."""
+        return self.state == TCP_CLOSE and self.probes > 0 and self.retransmitted == 0 and self.sent == 0
+
+    def describe(self) -> str:
+        state = {1: "established", TCP_CLOSE: "closed"}.get(self.state, f"TCP state {self.state}")
+        return (f"{state}, {self.probes} probe(s) unanswered, {self.retransmitted} segment(s) retransmitted, "
+                f"{self.sent} byte(s) sent")
+
+
+def connection_of(sock: socket.socket) -> Connection:
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return Connection(state=info[0], probes=info[3], heard=struct.unpack_from("I", info, 56)[0] / 1000,
+                      retransmitted=struct.unpack_from("I", info, 100)[0],
+                      sent=struct.unpack_from("Q", info, 200)[0])
 
 
 # -- plain peers ----------------------------------------------------------------
@@ -335,8 +371,9 @@ def vanishing_peer(pid: int, idle: int, interval: int, count: int) -> None:
     Brings the loopback up and says `up`; reads the port the student's listener has;
     makes a control connection of ours with the same keepalive settings; connects to
     the student's listener; sends LAST_WORDS on both, waits until they are
-    acknowledged and says `ready`; on `down`, takes the loopback down and says `down TIME`; says
-    `control TIME` when our control connection notices; then sits still until killed.
+    acknowledged and says `ready PORT` (the port of its end); on `down`, takes the
+    loopback down and says `down TIME`; says `control TIME` when our control
+    connection notices; then sits still until killed.
     """
 
     def say(text: str) -> None:
@@ -358,7 +395,7 @@ def vanishing_peer(pid: int, idle: int, interval: int, count: int) -> None:
         connection.sendall(LAST_WORDS)
     for connection in connections:
         wait_until_acknowledged(connection)
-    say("ready")
+    say(f"ready {connections[0].getsockname()[1]}")
     if sys.stdin.readline().strip() == "down":
         set_loopback(up=False)
         say(f"down {time.monotonic()!r}")
