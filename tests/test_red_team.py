@@ -389,17 +389,20 @@ def _fingerprint() -> dict[str, tuple]:
     return prints
 
 
-def _students_processes() -> list[psutil.Process]:
-    """Processes of student uids that this test started: our descendants (grading made us a subreaper,
-    so what escapes comes back to us), or orphans that reached init. Without root student code is this
-    user's, and every process of it is among our descendants or gone with its sandbox."""
+def _students_processes(slot: int) -> list[psutil.Process]:
+    """Processes still alive (a zombie holds nothing but its number) of the student uids of the grading in
+    `slot` (as root: its lanes' uids; without root student code is this user's) that this test started:
+    our descendants (grading made us a subreaper, so what escapes comes back to us), or orphans that
+    reached init."""
     ours = {p.pid for p in psutil.Process().children(recursive=True)}
-    student = (lambda uid: uid >= lockdown.STUDENT_UIDS) if lockdown.root() else (lambda uid: uid == os.getuid())
+    first = lockdown.student_uid(Settings(slot=slot))
+    student = (lambda uid: first <= uid < first + 64) if first else (lambda uid: uid == os.getuid())
     found = []
-    for p in psutil.process_iter(["uids", "ppid", "cmdline"]):
+    for p in psutil.process_iter(["uids", "ppid", "cmdline", "status"]):
         uids = p.info["uids"]
         if uids and student(uids.real) and (p.pid in ours or p.info["ppid"] == 1) \
-                and not (not lockdown.root() and "pytest" in " ".join(p.info["cmdline"] or [])):
+                and p.info["status"] != psutil.STATUS_ZOMBIE \
+                and not (first is None and "pytest" in " ".join(p.info["cmdline"] or [])):
             found.append(p)
     return found
 
@@ -458,7 +461,7 @@ def test_attack_earns_nothing_reads_nothing_changes_nothing_leaves_nothing(name,
     assert "read the grader's environment" not in said
     assert _fingerprint() == before, "the attack changed the grader's files or site-packages"
     time.sleep(0.5)
-    assert _students_processes() == [], "the attack left processes running"
+    assert _students_processes(ATTACKER) == [], "the attack left processes running"
     assert (_ipc_keys("shm") - shm, _ipc_keys("msg") - msg) == (set(), set()), "System V objects outlived grading"
     assert time.monotonic() - started < 240
 
