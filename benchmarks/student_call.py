@@ -31,8 +31,9 @@ import time
 from pathlib import Path
 
 from grader import course, lockdown, sandbox
+from grader.kernel_view import CPUCLOCK_SCHED
 from grader.settings import Settings
-from grader.student_process import CPUCLOCK_SCHED, Zygote, box_of, for_each
+from grader.student_process import Zygote, box_of, for_each
 
 CALLS, PROCESSES, EACH = 2000, 40, 20_000
 

@@ -19,11 +19,11 @@ from grader import (
     child,
     harness,
     lockdown,
+    probe,
     processes,
     sandbox,
     schedule,
     scoring,
-    student_process,
     submission,
     wall,
     workers,
@@ -33,6 +33,7 @@ from grader.course import Assignment
 from grader.feedback import printable
 from grader.scoring import FAILED, AssignmentResult, Outcome, TestSpec
 from grader.settings import Settings
+from grader.student_box import box_of
 
 
 @contextlib.contextmanager
@@ -74,8 +75,7 @@ def grade_assignment(assignment: Assignment, folder: Path, env: dict[str, str], 
         problem = found.problem
     else:  # its code runs only in student processes, behind the wall, never in a process of ours
         notes += submission.review_flags(module)
-        problem = student_process.probe(student_process.box_of(box.student, assignment.module_name, sealed, uid),
-                                        limits.import_seconds)
+        problem = probe.probe(box_of(box.student, assignment.module_name, sealed, uid), limits.import_seconds)
     if problem:
         notes.append(problem)
         outcomes = {spec.nodeid: Outcome(FAILED, problem) for spec in manifest}

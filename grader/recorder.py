@@ -28,7 +28,7 @@ from pytest_timeout import PYTEST_FAILURE_MESSAGE
 
 from grader import channel
 from grader.scoring import CRASHED, FAILED, NOT_RUN, PASSED, TIMED_OUT
-from grader.student_process import StudentProcessEnded, ZygoteGone
+from grader.student_errors import StudentProcessEnded, ZygoteGone
 
 # pytest-timeout's own failure text, 'Timeout (>%ss) from pytest-timeout.', around its number
 TIMEOUT_BEFORE, TIMEOUT_AFTER = PYTEST_FAILURE_MESSAGE.split("%s")

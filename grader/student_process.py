@@ -1,4 +1,9 @@
-"""The judge's handle on student code: call a function in a student process, get plain data back.
+"""The judge's handle on student code, and the one module hidden tests import from.
+
+A StudentProcess (started by a Zygote: zygote_control.py) and the Remote objects on it: call a
+function in a student process, get plain data back. Beside them here, for test authors: the
+live objects they describe (live.py), the errors they catch (student_errors.py), the box
+(student_box.py) and what the judge reads from the kernel (kernel_view.py).
 
 The judge (pytest with the hidden tests) never imports the student's module. It
 starts a zygote (zygote.py) once, asks it for a fresh student process per test,
@@ -16,301 +21,41 @@ pytest no longer parses this file for each of these frames (0.1 s a failure).
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import select
-import signal
 import socket
-import struct
-import subprocess
-import sys
 import threading
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
-import psutil
-from _pytest.outcomes import OutcomeException  # pytest's own base of fail() and skip()
+from grader import protocol, wire
+from grader.kernel_view import duplicate_socket  # noqa: F401 - for test authors
+from grader.live import (  # noqa: F401 - what test authors pass in, described here, built there
+    builtin,
+    library,
+    memcached_client,
+    one_pass,
+    random_generator,
+    repeated,
+    stand_in,
+    tcp_socket,
+    text_stream,
+    zmq_context,
+)
+from grader.protocol import NO_PRIVATE_NETWORK  # noqa: F401 - for test authors
+from grader.student_box import Box, ResourceLimits, box_of  # noqa: F401 - for test authors
+from grader.student_errors import (  # noqa: F401 - what tests catch
+    NotPlainData,
+    NotWrittenYet,
+    StudentCodeRaised,
+    StudentProcessEnded,
+    ZygoteGone,
+    call_text,
+    fate,
+)
 
-from grader import lockdown, protocol, wall, wire
-from grader.protocol import HELLO, NO_PRIVATE_NETWORK, SETUP_FAILED
-
-ZYGOTE = Path(__file__).with_name("zygote.py")
-HELLO_SECONDS = 30.0  # for a child to be set up and say hello
 UNASKED_LIMIT = 10  # replies to requests the judge never made (correct code sends none), before it stops listening
 EVENT_LIMIT = 1 << 20  # bytes one stand-in event may take
 EVENTS_LIMIT = 1_000_000  # stand-in events one process may report
 EVENT_BYTES_LIMIT = 64 << 20  # ... and bytes of them in all (a test's listener may keep every one)
-CALL_TEXT_LIMIT = 200
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of every student process (setrlimit), soft and hard alike."""
-
-    cpu: int = 120  # seconds of CPU: beyond any test's time limit
-    address_space: int = 1 << 30  # 1 GiB
-    file_size: int = 16 << 20  # 16 MiB per file written
-    open_files: int = 128
-    processes: int = 64  # per uid (in the sandbox's user namespace without root), threads included
-    memory: int = 2 << 30  # bytes all student processes of a sandbox may hold between them (zygote.py)
-    core: int = 0
-    scratch: int = 64 << 20  # bytes of each private tmpfs (home, /tmp, ...) when running as root
-
-
-@dataclass(frozen=True)
-class Box:
-    """Where and as whom student processes run."""
-
-    folder: Path  # the submission's .py files only: working directory and first entry of sys.path
-    module: str  # 'squares'
-    uid: int | None = None  # as root: the uid student processes become; None: the grader's own user
-    sealed: bool = True  # behind the wall (wall.py); False only when grading was told --unsealed
-    limits: Limits = field(default_factory=Limits)
-    preload: tuple[str, ...] = ("pymemcache", "zmq")  # libraries beyond the standard one it may import
-
-    def __post_init__(self) -> None:
-        if self.sealed and self.uid is None and lockdown.root():
-            raise ValueError("as root, student code behind the wall needs a student uid (lockdown.student_uid)")
-
-    def config(self, control: int) -> dict:
-        limits = dict(vars(self.limits))
-        if not self.sealed:  # RLIMIT_NPROC would count every process of the grader's own user
-            limits["processes"] = None
-        folder = wall.BOX if self.sealed else str(self.folder)
-        home = wall.HOME if self.sealed else str(self.folder.parent / "home")
-        return {"control": control, "folder": folder, "module": self.module, "uid": self.uid,
-                "sealed": self.sealed, "limits": limits, "preload": list(self.preload),
-                "site": [wall.SITE] if self.sealed else wall.site_packages(),
-                # MALLOC_ARENA_MAX: glibc reserves 64 MiB of address space per thread's arena, which
-                # put a correct node with a dozen threads over its 1 GiB limit
-                "env": {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-                        "HOME": home, "TMPDIR": "/tmp" if self.sealed else home, "PYTHONHASHSEED": "0",
-                        "MALLOC_ARENA_MAX": "2"}}
-
-    def command(self, config: dict, env: dict[str, str]) -> list[str]:
-        """How the zygote starts, with `env` as its environment: behind the wall, or (unsealed) as a
-        plain child of ours (Popen gives it `env` then)."""
-        flags = ["-s", "-S", "-P", "-B"]
-        if not self.sealed:
-            return [sys.executable, *flags, str(ZYGOTE), json.dumps(config)]
-        root = self.uid is not None
-        view = wall.student_side_view(self.folder, self.preload, env, self.limits.scratch, root)
-        program = [str(wall.python()), *flags, f"{wall.INSIDE}/{ZYGOTE.name}", json.dumps(config)]
-        return wall.command(program, view, root)
-
-
-def box_of(folder: Path, module: str, sealed: bool, uid: int | None) -> Box:
-    """The Box of a submission's folder: the libraries its assignment allows; as root, `uid` is the student
-    uid the grading chose (lockdown.student_uid), which it tells the judge."""
-    from grader.course import CATALOGUE
-
-    libraries = next((a.libraries for a in CATALOGUE if a.module_name == module), Box.preload)
-    return Box(folder=folder, module=module, uid=uid if sealed else None, sealed=sealed, preload=libraries)
-
-
-class StudentCodeRaised(Exception):
-    """The student's code raised: its type's name and message, as the student side reported them."""
-
-    __module__ = "builtins"  # shown to students as 'StudentCodeRaised: ...'
-
-    def __init__(self, text: str, type_name: str, message: str, kinds: tuple[str, ...] = ()):
-        super().__init__(text)
-        self.type_name, self.message = type_name, message
-        self.kinds = kinds or (type_name,)  # its type's name and its bases' (`"ValueError" in exc.kinds`)
-
-
-class NotWrittenYet(OutcomeException):
-    """The student's function is still the skeleton's stub (it raised NotImplementedError).
-
-    One of pytest's test outcomes (as pytest.fail's is), not an Exception: it ends the test
-    at once, Hypothesis does not look for a smaller failing example, a test's `except
-    StudentCodeRaised` does not take it for a wrong answer, and raised while a fixture
-    sets up it fails only that test. pytest reports it as the test's failure.
-    """
-
-    __module__ = "builtins"
-
-
-class NotPlainData(Exception):
-    """What came back cannot cross to the judge (not plain data, too deep, too big, malformed)."""
-
-    __module__ = "builtins"
-
-
-class StudentProcessEnded(Exception):
-    """The student process is gone: os._exit, a crash, a resource limit."""
-
-    __module__ = "builtins"
-
-
-class ZygoteGone(StudentProcessEnded):
-    """The parent of the student processes is gone: no student code could end it (it runs as root, or as
-    the first process of its sandbox, which no process inside may signal): the grader's or the machine's
-    problem, not the student's."""
-
-    __module__ = "builtins"
-
-
-def call_text(label: str, args: tuple, kwargs: dict) -> str:
-    shown = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
-    text = f"{label}({', '.join(shown)})"
-    return text if len(text) <= CALL_TEXT_LIMIT else text[:CALL_TEXT_LIMIT] + "...)"
-
-
-def fate(reply: dict) -> str:
-    """How a process ended, from the zygote's `end` reply."""
-    code = reply.get("exit")
-    if reply.get("killed") or code is None:
-        return "was still running and was stopped"
-    if code == SETUP_FAILED:
-        return ("could not be set up (the grader's problem, not the student's: can the student user "
-                "enter the box's folder?)")
-    if code == NO_PRIVATE_NETWORK:
-        return ("could not have a network namespace of its own (the grading machine's limit, not the "
-                "student's: grade as root, or where unprivileged user namespaces are allowed)")
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        hint = {"SIGXCPU": " (its CPU time limit)", "SIGKILL": " (a limit, or memory)",
-                "SIGXFSZ": " (its file size limit)"}.get(name, "")
-        return f"was killed by {name}{hint}"
-    return f"exited with status {code}"
-
-
-class Zygote:
-    """One preloaded parent process, behind the wall; `spawn` gives a fresh student process."""
-
-    def __init__(self, box: Box, hashseed: str = "0", log: Path | None = None):
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        config = box.config(theirs.fileno())
-        config["env"]["PYTHONHASHSEED"] = hashseed
-        env = {**config["env"], "PYTHONDONTWRITEBYTECODE": "1"}
-        out = open(log, "ab") if log else subprocess.DEVNULL
-        try:
-            self.process = subprocess.Popen(box.command(config, env), pass_fds=[theirs.fileno()], env=env,
-                                            cwd="/", stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-        finally:
-            theirs.close()
-            if log:
-                out.close()
-        self.control = ours
-        self.box = box
-        self._pid: int | None = None
-
-    def _ask(self, request: dict, fds: list[int] = ()) -> dict:
-        try:
-            socket.send_fds(self.control, [wire.dumps(request)], list(fds))
-            data = self.control.recv(65536)
-        except OSError:
-            data = b""
-        if not data:
-            raise ZygoteGone("the parent of the student processes is gone "
-                             f"(exit status {self.process.poll()}): no more student code can run")
-        reply = wire.loads(data)
-        declared = protocol.Ended if request["op"] == "end" else protocol.Started
-        if protocol.problem(reply, declared) is not None:  # the zygote is ours: a mistake of the grader's
-            raise RuntimeError(f"the zygote answered {request['op']} with {str(reply)[:200]}: "
-                               f"{protocol.problem(reply, declared)}")
-        return reply
-
-    def spawn(self, private_network: bool = False) -> "StudentProcess":
-        """A fresh student process; `private_network`: in a network namespace of its own (zygote.py),
-        which the judge enters through /proc/PID/ns to place peers there."""
-        mine, theirs = socket.socketpair()
-        asks, asking = socket.socketpair()  # the stand-ins' questions, which the judge answers
-        mine.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        try:
-            reply = self._ask({"op": "spawn", **({"network": "private"} if private_network else {})},
-                              [theirs.fileno(), asking.fileno()])
-        finally:
-            theirs.close()
-            asking.close()
-        pid, uid = greeted(mine)
-        return StudentProcess(self, mine, reply["pid"], pid, uid, asks)
-
-    def run_script(self, *argv: str) -> "StudentScript":
-        """The module run as a program (`python MODULE.py ARGV...`) in a fresh student process,
-        its standard streams pipes of the judge's."""
-        ends = [os.pipe() for _ in range(3)]
-        greeting, theirs_greeting = socket.socketpair()
-        greeting.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        theirs = [ends[0][0], ends[1][1], ends[2][1], theirs_greeting.fileno()]
-        try:
-            reply = self._ask({"op": "script", "argv": list(argv)}, theirs)
-        finally:
-            for fd in theirs[:3]:
-                os.close(fd)
-            theirs_greeting.close()
-        with greeting:
-            pid, _ = greeted(greeting)
-        return StudentScript(self, reply["pid"], pid, open(ends[0][1], "wb", buffering=0),
-                             open(ends[1][0], "rb"), open(ends[2][0], "rb"))
-
-    @property
-    def pid(self) -> int:
-        """The zygote's own pid, in our numbering: behind the wall, bwrap's one child."""
-        if self._pid is None:
-            self._pid = self.process.pid
-            if self.box.sealed:
-                deadline = time.monotonic() + HELLO_SECONDS
-                while not (children := psutil.Process(self.process.pid).children()) and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                self._pid = children[0].pid if children else self.process.pid
-        return self._pid
-
-    def cpu_time(self) -> float:
-        """CPU seconds of every student process of this sandbox, as the kernel counts them: those alive
-        (each to the nanosecond, its threads included, and what it has reaped), and those that have
-        ended and been reaped by the zygote (orphans come back to it). The zygote's own work is left out."""
-        zygote = psutil.Process(self.pid)
-        total = sum(zygote.cpu_times()[2:4])  # children_user, children_system: every child it reaped
-        for process in zygote.children(recursive=True):
-            try:
-                reaped = sum(process.cpu_times()[2:4])
-                total += time.clock_gettime(((~process.pid) << 3) | CPUCLOCK_SCHED) + reaped
-            except (psutil.Error, OSError):
-                pass  # it ended just now: its time has gone to its parent's, or is about to
-        return total
-
-    def end(self, pid: int, grace: float = 0.0) -> dict:
-        try:
-            return self._ask({"op": "end", "pid": pid, "grace": grace})
-        except StudentProcessEnded:
-            return {"killed": True, "exit": None}
-
-    def close(self) -> None:
-        self.control.close()  # the zygote kills its children and leaves
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
-
-
-def greeted(sock: socket.socket, seconds: float = HELLO_SECONDS) -> tuple[int | None, int | None]:
-    """The pid and uid, as the kernel numbers them for us, of the student process that said hello on
-    `sock` (zygote.py sends it with SCM_CREDENTIALS before any student code runs); (None, None) when
-    none came (the process died while being set up: `end` says how)."""
-    sock.settimeout(seconds)
-    try:
-        data, ancillary, _, _ = sock.recvmsg(len(HELLO), socket.CMSG_SPACE(CREDENTIALS.size), socket.MSG_WAITALL)
-    except OSError:
-        return None, None
-    finally:
-        sock.settimeout(None)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
-    for level, kind, payload in ancillary:
-        if data == HELLO and level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-            pid, uid, _ = CREDENTIALS.unpack(payload[:CREDENTIALS.size])
-            return pid, uid
-    return None, None
 
 
 class StudentProcess:
@@ -594,36 +339,6 @@ class StudentProcess:
         return self.ended
 
 
-class StudentScript:
-    """The student's module running as a program in a student process (Zygote.run_script).
-
-    `stdin`, `stdout`, `stderr` are the judge's ends of its pipes (binary); the judge sees it
-    end through a pidfd (it is the zygote's child, not ours), and `end` stops it and all it started.
-    """
-
-    def __init__(self, zygote: Zygote, local: int, pid: int | None, stdin, stdout, stderr):
-        self.zygote, self.local, self.pid = zygote, local, pid
-        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
-        # the zygote reaps it only when asked: the pid cannot be reused. None: it died being set up
-        self._pidfd = None if pid is None else os.pidfd_open(pid)
-        self.ended: dict | None = None
-
-    def wait(self, timeout: float) -> bool:
-        """Whether it has exited, waiting at most `timeout` seconds for it."""
-        return self.ended is not None or self._pidfd is None \
-            or bool(select.select([self._pidfd], [], [], timeout)[0])
-
-    def end(self, grace: float = 0.0) -> dict:
-        """Stop it (after `grace` seconds to exit on its own) and everything it started; how it ended (once)."""
-        if self.ended is None:
-            self.ended = self.zygote.end(self.local, grace)
-            for stream in (self.stdin, self.stdout, self.stderr):
-                stream.close()
-            if self._pidfd is not None:
-                os.close(self._pidfd)
-        return self.ended
-
-
 class Pending:
     """A call under way in the student process."""
 
@@ -797,119 +512,4 @@ def argument(remote: Remote) -> wire.Ref | wire.Live:
     return ref
 
 
-def stand_in(name: str, returns=("square",), sleep: float = 0.0, stall: tuple | None = None) -> wire.Live:
-    """A function built in the student process that reports each call to the judge.
-
-    `returns`: ('square',) n*n, ('times', k) x*k, ('tagged', tag) (tag, args),
-    ('pair', tag) (tag, x), ('identity',) x, ('const', value) the value,
-    ('table', {x: value}, default) the value the judge gave for x (the default for any other x),
-    ('ask',) what the judge answers at the moment of the call (StudentProcess.answer): no report, and
-    no answer in the student process before the call.
-    `stall`: (x, seconds): the first call with the first argument x sleeps that long
-    instead of `sleep` (a worker stuck in the middle of one request).
-    """
-    spec = {"name": name, "returns": list(returns), "sleep": sleep}
-    if stall is not None:
-        spec["stall"] = list(stall)
-    return wire.Live("stand_in", spec, name)
-
-
-def one_pass(items: list, kind: str = "generator", label: str = "") -> wire.Live:
-    """`items` as an iterable built in the student process that can be gone through once only and has
-    no len(): a generator, or (kind 'map') a map object. Built anew each time it is passed."""
-    return wire.Live("one_pass", {"items": list(items), "kind": kind}, label or f"a {kind} of {len(items)} items")
-
-
-def builtin(name: str) -> wire.Live:
-    """A builtin function of the student process (`process.handle(builtin("dict"))(kept)`): to make plain
-    data of a kept result whose type the contract leaves open (a Counter is a dict)."""
-    return wire.Live("builtin", {"name": name}, name)
-
-
-def memcached_client(kind: str, servers: list[tuple[str, int]], label: str = "mc", **options) -> wire.Live:
-    """A pymemcache client ('base', 'pooled' or 'hash') built in the student process."""
-    return wire.Live("memcached_client", {"kind": kind, "servers": [list(s) for s in servers],
-                                          "options": options}, label)
-
-
-def zmq_context(name: str = "zcontext") -> wire.Live:
-    """A zmq.Context built in the student process; `process.handle(it).term()` terminates it."""
-    return wire.Live("zmq_context", {"name": name}, name)
-
-
-def random_generator(seed: int, name: str = "rng") -> wire.Live:
-    """A random.Random(seed) built in the student process (one per name: the same name, the same generator)."""
-    return wire.Live("random_generator", {"seed": seed, "name": name}, name)
-
-
-def text_stream(name: str = "out") -> wire.Live:
-    """A text stream built in the student process: each write reaches the judge as a `name` event."""
-    return wire.Live("text_stream", {"name": name}, name)
-
-
-_sockets = itertools.count(1)
-
-
-def tcp_socket(label: str = "sock", listening: bool = False) -> wire.Live:
-    """A new TCP socket built in the student process (`listening`: on 127.0.0.1, a port the system
-    chooses): each call describes another one. The judge reads its options itself (duplicate_socket)."""
-    return wire.Live("tcp_socket", {"serial": next(_sockets), "listening": listening}, label)
-
-
-def repeated(parts: list[tuple], label: str = "lines") -> wire.Live:
-    """[value * times for (value, times) in parts], built in the student process: arguments too large
-    to send (lines of megabytes)."""
-    return wire.Live("repeated", {"parts": [[value, times] for value, times in parts]}, label)
-
-
-def library(name: str) -> wire.Live:
-    """A standard module in the student process, to call its functions there:
-    `process.handle(library("socket")).setdefaulttimeout(30)`, `process.handle(library("random")).seed(1)`."""
-    return wire.Live("library", {"name": name}, name)
-
-
-SYS_PIDFD_GETFD = 438  # the same number on every architecture Linux has added it to since 5.6
-CPUCLOCK_SCHED = 2  # a process's CPU clock is ((~pid) << 3) | CPUCLOCK_SCHED (clock_getcpuclockid(3))
-
-
-def duplicate_socket(pid: int, fd: int) -> socket.socket:
-    """The student process's socket `fd`, duplicated into this process (pidfd_getfd): the judge reads its
-    options from the kernel itself instead of asking the student code. Needs ptrace rights over the
-    process: root, or the same user."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    pidfd = os.pidfd_open(pid)
-    try:
-        ours = libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
-        if ours < 0:
-            error = ctypes.get_errno()
-            raise OSError(error, f"pidfd_getfd of fd {fd} in process {pid}: {os.strerror(error)}")
-    finally:
-        os.close(pidfd)
-    return socket.socket(fileno=ours)
-
-
-def probe(box: Box, seconds: float) -> str | None:
-    """None when the module imports in a student process; otherwise one line on what went wrong."""
-    file = f"{box.module}.py"
-    zygote = Zygote(box)
-    try:
-        process = zygote.spawn()
-        try:
-            process.start(timeout=seconds)
-        except TimeoutError:
-            return (f"{file} did not finish importing within {seconds:.0f} s "
-                    "(a loop, a sleep or a blocking call at module level?)")
-        except StudentCodeRaised as exc:
-            return str(exc)
-        except StudentProcessEnded:
-            return (f"{file} stopped the interpreter while being imported (it {fate(process.end())}): "
-                    "is there a sys.exit() or os._exit() at module level?")
-        except NotPlainData as exc:
-            return str(exc)
-        finally:
-            process.end()
-    finally:
-        zygote.close()
-    return None
+from grader.zygote_control import StudentScript, Zygote  # noqa: E402, F401 - for test authors (it builds StudentProcess)

@@ -109,7 +109,7 @@ def ask(name: str, args: tuple):
     return reply["value"]
 
 
-def stand_in(spec: dict):
+def build_stand_in(spec: dict):
     """A function that reports each call to the judge and returns what the spec says."""
     name, returns, pause = spec["name"], spec.get("returns", ["square"]), float(spec.get("sleep", 0))
     stall = spec.get("stall")  # [x, seconds]: the first call with first argument x sleeps that long
@@ -143,7 +143,7 @@ def stand_in(spec: dict):
     return function
 
 
-def memcached_client(spec: dict):
+def build_memcached_client(spec: dict):
     """A pymemcache client of the kind and for the servers the judge names."""
     from pymemcache.client.base import Client, PooledClient
     from pymemcache.client.hash import HashClient
@@ -155,14 +155,14 @@ def memcached_client(spec: dict):
     return {"base": Client, "pooled": PooledClient}[spec["kind"]](servers[0], **options)
 
 
-def zmq_context(spec: dict):
+def build_zmq_context(spec: dict):
     """A zmq.Context of the student process's own; the judge may ask for its term() through a handle."""
     import zmq
 
     return zmq.Context()
 
 
-def text_stream(spec: dict):
+def build_text_stream(spec: dict):
     """An `out` stream: what is written to it is kept and reported to the judge as `name` events."""
 
     class Stream(io.TextIOBase):
@@ -178,13 +178,13 @@ def text_stream(spec: dict):
     return Stream()
 
 
-def random_generator(spec: dict):
+def build_random_generator(spec: dict):
     import random
 
     return random.Random(spec["seed"])
 
 
-def tcp_socket(spec: dict):
+def build_tcp_socket(spec: dict):
     """A fresh TCP/IPv4 socket of the process's own: unconnected, or (`listening`) listening on 127.0.0.1,
     a port the system chooses. For functions that are given a socket (a listener to accept on)."""
     if spec.get("listening"):
@@ -192,24 +192,24 @@ def tcp_socket(spec: dict):
     return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 
 
-def repeated(spec: dict) -> list:
+def build_repeated(spec: dict) -> list:
     """[value * times, ...]: large arguments (lines of megabytes) made here rather than sent."""
     return [value * times for value, times in spec["parts"]]
 
 
-def library(spec: dict):
+def build_library(spec: dict):
     """A module of the standard library, for process-wide settings an application may make
     (`socket.setdefaulttimeout(30)`)."""
     return importlib.import_module(spec["name"])
 
 
-def one_pass(spec: dict):
+def build_one_pass(spec: dict):
     """The judge's items as an iterable that can be gone through once only and has no len()."""
     items = spec["items"]
     return map(str, items) if spec.get("kind") == "map" else (item for item in items)
 
 
-def module_attribute(spec: dict):
+def build_module_attribute(spec: dict):
     """A function of the student's module given as an argument (`distribution(words, alpha_shard)`)."""
     thing = sys.modules[spec["module"]]
     for name in spec["attrs"]:
@@ -217,17 +217,26 @@ def module_attribute(spec: dict):
     return thing
 
 
-def builtin(spec: dict):
+def build_builtin(spec: dict):
     """A builtin the judge applies to an object kept here: `dict(result)` for a Counter the code returned."""
     import builtins
 
     return getattr(builtins, spec["name"])
 
 
-BUILDERS = {"stand_in": stand_in, "memcached_client": memcached_client, "zmq_context": zmq_context,
-            "text_stream": text_stream, "random_generator": random_generator, "library": library,
-            "tcp_socket": tcp_socket, "repeated": repeated,
-            "one_pass": one_pass, "module_attribute": module_attribute, "builtin": builtin}
+BUILDERS = {  # each kind of description (live.py) and the function that builds it here
+    "stand_in": build_stand_in,
+    "memcached_client": build_memcached_client,
+    "zmq_context": build_zmq_context,
+    "text_stream": build_text_stream,
+    "random_generator": build_random_generator,
+    "tcp_socket": build_tcp_socket,
+    "repeated": build_repeated,
+    "library": build_library,
+    "one_pass": build_one_pass,
+    "module_attribute": build_module_attribute,
+    "builtin": build_builtin,
+}
 FRESH = {"one_pass", "module_attribute"}  # built anew at every use: used up, or looked up at call time
 
 

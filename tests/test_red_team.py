@@ -36,7 +36,7 @@ from grader import course, lockdown, report, wall
 from grader.child import Limits
 from grader.formats import gradescope
 from grader.settings import SLOT_ENV, Settings
-from grader.student_process import Limits as StudentLimits
+from grader.student_box import ResourceLimits
 
 CACHE = "01-cache-aside"
 SKELETON = (course.SKELETONS / CACHE / "squares.py").read_text()
@@ -813,7 +813,7 @@ def test_the_student_process_writes_only_to_small_scratch_space_of_its_own(spy):
     """Its home, /tmp and the like are tmpfs mounts of Limits.scratch bytes; nothing else is writable."""
     places = spy.scratch()
     assert places and set(places) <= {"/tmp", "/var/tmp", "/dev/shm", wall.HOME}, places
-    assert all(size <= StudentLimits().scratch for size in places.values()), places
+    assert all(size <= ResourceLimits().scratch for size in places.values()), places
     assert spy.leave("red-team-note") == ["red-team-note"]
 
 
